@@ -1,0 +1,126 @@
+"""Max and average pooling with window = stride (the book's 'max' and 'avg' layers).
+
+Notes
+-----
+The book has no separate window size: a window of ``sh × sw`` moves by ``(sh, sw)``, so windows
+do not overlap and the input size must be divisible by the stride. On the last two axes,
+
+    max:  y[i, j] = max_{a<sh, b<sw} x[i·sh + a, j·sw + b]
+    avg:  y[i, j] = (1 / (sh·sw)) Σ_{a, b} x[i·sh + a, j·sw + b]
+
+Both are computed as an elementwise reduction over the ``sh·sw`` strided slices
+``x[..., a::sh, b::sw]`` (much faster than a reshape-and-reduce). The max-pool gradient goes to
+the first position holding the maximum, scanning the window row by row as ``np.argmax`` does in
+the book; the average-pool gradient is spread evenly, ``dy / (sh·sw)``.
+
+Report section: 2.1.2 (the CNN models flowers_cnn_1..4).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Layer
+
+__all__ = ["max_pool_forward", "max_pool_backward", "avg_pool_forward", "avg_pool_backward",
+           "MaxPool", "AvgPool"]
+
+
+def _slices(sh, sw):
+    return [(Ellipsis, slice(a, None, sh), slice(b, None, sw)) for a in range(sh) for b in range(sw)]
+
+
+def max_pool_forward(x: np.ndarray, sh: int, sw: int) -> np.ndarray:
+    """Max over non-overlapping ``sh × sw`` windows of the last two axes.
+
+    Parameters
+    ----------
+    x : ndarray, shape (..., H, W) with H % sh == 0 and W % sw == 0
+
+    Returns
+    -------
+    ndarray, shape (..., H // sh, W // sw)
+    """
+    sl = _slices(sh, sw)
+    y = x[sl[0]].copy()
+    for s in sl[1:]:
+        np.maximum(y, x[s], out=y)
+    return y
+
+
+def max_pool_backward(dy: np.ndarray, x: np.ndarray, y: np.ndarray, sh: int, sw: int) -> np.ndarray:
+    """Route each ``dy`` to the first argmax of its window (row-major scan)."""
+    dx = np.zeros_like(x, dtype=dy.dtype)
+    free = np.ones(y.shape, dtype=bool)
+    sl = _slices(sh, sw)
+    for n, s in enumerate(sl):
+        hit = x[s] == y
+        if n:
+            hit &= free
+        np.multiply(dy, hit, out=dx[s])
+        if n < len(sl) - 1:
+            free &= ~hit
+    return dx
+
+
+def avg_pool_forward(x: np.ndarray, sh: int, sw: int) -> np.ndarray:
+    """Mean over non-overlapping ``sh × sw`` windows of the last two axes."""
+    sl = _slices(sh, sw)
+    y = x[sl[0]].copy()
+    for s in sl[1:]:
+        y += x[s]
+    y *= y.dtype.type(1.0 / (sh * sw))
+    return y
+
+
+def avg_pool_backward(dy: np.ndarray, x_shape: tuple, sh: int, sw: int) -> np.ndarray:
+    """Spread ``dy / (sh·sw)`` over each window."""
+    dx = np.empty(x_shape, dtype=dy.dtype)
+    g = dy * dy.dtype.type(1.0 / (sh * sw))
+    for s in _slices(sh, sw):
+        dx[s] = g
+    return dx
+
+
+class _Pool(Layer):
+    def __init__(self, cfg, in_shape, layout, profile, rng, dtype):
+        super().__init__(cfg, in_shape, layout, profile, rng, dtype)
+        if len(self.in_shape) != 3 or layout != "cnhw":
+            self._fail(f"needs an image-shaped input [H, W, C] but gets {list(self.in_shape)}; "
+                       "put pooling layers before any 'full' layer")
+        H, W, C = self.in_shape
+        self.sh, self.sw = cfg["stride"]
+        if H % self.sh or W % self.sw:
+            self._fail(f"stride {[self.sh, self.sw]} does not divide the input size {H}x{W}; "
+                       f"the window equals the stride, so use a stride that divides {H} and {W} "
+                       "(or change the resolution)")
+        self.out_shape = (H // self.sh, W // self.sw, C)
+
+
+class MaxPool(_Pool):
+    """The book's 'max' layer: ``['max', {'stride': 2}]``."""
+
+    kind = "max"
+
+    def forward(self, x, train):
+        y = max_pool_forward(x, self.sh, self.sw)
+        if train:
+            self._x, self._y = x, y
+        return y
+
+    def backward(self, dout):
+        return max_pool_backward(dout, self._x, self._y, self.sh, self.sw)
+
+
+class AvgPool(_Pool):
+    """The book's 'avg' layer: ``['avg', {'stride': 3}]``."""
+
+    kind = "avg"
+
+    def forward(self, x, train):
+        if train:
+            self._xshape = x.shape
+        return avg_pool_forward(x, self.sh, self.sw)
+
+    def backward(self, dout):
+        return avg_pool_backward(dout, self._xshape, self.sh, self.sw)
