@@ -1,0 +1,114 @@
+# reglab — 8장 정규화 (regularization) 재구성 / rebuild of chapter 8
+#
+# `make report`  설정 + 데이터 + 실행 + 보고서  (set-up, data, runs, report)
+# `make test`    설정 + 테스트                  (set-up, tests)
+# `make help`    모든 목표 보기                 (list every target)
+#
+# Needs only Python 3.11 and make. The first call creates .venv and installs the
+# package editable with its [dev] extras; pip runs again only when pyproject.toml
+# is newer than the stamp file .venv/.installed.
+
+PYTHON ?= python3
+VENV   := .venv
+VPY    := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+# Extra arguments, e.g.  make test PYTEST_ARGS="-m slow -x"
+PYTEST_ARGS ?=
+BENCH_ARGS  ?=
+LAB_ARGS    ?=
+
+SHELL       := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-builtin-rules
+
+# JupyterLab refuses to start as root without allow_root.
+ifeq ($(shell id -u),0)
+LAB_ROOT_FLAG := --ServerApp.allow_root=True
+else
+LAB_ROOT_FLAG :=
+endif
+
+REPORT_TODO_MSG := 보고서 생성(report)은 아직 구현되지 않았습니다 — issue \#3 / the report is not built yet (issue \#3)
+
+.PHONY: help setup test report data lab bench clean
+
+help:
+	@echo "reglab — 8장 정규화 / chapter 8 regularization"
+	@echo ""
+	@echo "  make report   설정+데이터+실행+보고서 → reports/chapter8_report.html/.pdf"
+	@echo "                (set-up, photos if missing, runs, report)"
+	@echo "  make test     설정+테스트 (set-up, then pytest; PYTEST_ARGS=... adds arguments)"
+	@echo "  make data     사진 받기 (python -m reglab data fetch → data/flowers)"
+	@echo "  make lab      JupyterLab on notebooks/"
+	@echo "  make bench    benchmarks/bench_models.py (if present; BENCH_ARGS=...)"
+	@echo "  make setup    .venv only (created/updated as needed)"
+	@echo "  make clean    build artefacts + .venv stamp (keeps .venv, data/, reports/)"
+	@echo ""
+	@echo "  PYTHON=$(PYTHON)  FLOWERS_DIR=$${FLOWERS_DIR:-<unset: data/flowers>}"
+
+# --- set-up -------------------------------------------------------------------
+# A real file target: the venv is created once, not on every call.
+$(VENV)/pyvenv.cfg:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when pyproject.toml is newer than the stamp.
+$(STAMP): pyproject.toml | $(VENV)/pyvenv.cfg
+	@echo "pip install -e \".[dev]\" into $(VENV) (quiet; about a minute the first time)"
+	$(VPY) -m pip install --quiet --progress-bar off -e ".[dev]"
+	touch $@
+
+setup: $(STAMP)
+
+# --- tests --------------------------------------------------------------------
+# pytest's own exit status is the recipe's status: failures (1) and
+# "no tests collected" (5) both make `make test` fail.
+test: $(STAMP)
+	$(VPY) -m pytest $(PYTEST_ARGS)
+
+# --- report -------------------------------------------------------------------
+# 1. the `run` subcommand must exist (until issue #3 is done it does not: exit 2);
+# 2. photos: FLOWERS_DIR if set, else data/flowers, else fetch them;
+# 3. run the experiments, then render the report.
+report: $(STAMP)
+	@if ! out="$$($(VPY) -m reglab run --help 2>&1)"; then \
+	    echo "$(REPORT_TODO_MSG)" >&2; \
+	    echo "  ('$(VPY) -m reglab run --help' failed:)" >&2; \
+	    printf '%s\n' "$$out" | tail -n 5 | sed 's/^/    /' >&2; \
+	    exit 2; \
+	fi
+	@if [ -n "$${FLOWERS_DIR:-}" ]; then \
+	    echo "사진 폴더 / photos: FLOWERS_DIR=$$FLOWERS_DIR"; \
+	    [ -d "$$FLOWERS_DIR" ] || echo "경고 / warning: FLOWERS_DIR=$$FLOWERS_DIR is not a folder" >&2; \
+	elif [ -d data/flowers ] && [ -n "$$(ls -A data/flowers)" ]; then \
+	    echo "사진 폴더 / photos: data/flowers"; \
+	else \
+	    echo "사진이 없어 내려받습니다 / no photos found, fetching them into data/flowers"; \
+	    $(VPY) -m reglab data fetch; \
+	fi
+	$(VPY) -m reglab run
+	$(VPY) -m reglab report
+
+# --- other targets ------------------------------------------------------------
+data: $(STAMP)
+	$(VPY) -m reglab data fetch
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(LAB_ROOT_FLAG) $(LAB_ARGS)
+
+bench: $(STAMP)
+	@if [ -f benchmarks/bench_models.py ]; then \
+	    echo "$(VPY) benchmarks/bench_models.py $(BENCH_ARGS)"; \
+	    $(VPY) benchmarks/bench_models.py $(BENCH_ARGS); \
+	else \
+	    echo "benchmarks/bench_models.py 가 아직 없습니다 / not present yet — nothing to run"; \
+	fi
+
+# Never touches data/ or reports/; keeps .venv itself (only its stamp goes).
+clean:
+	rm -rf build dist .pytest_cache lib/*.egg-info
+	find . \( -path ./$(VENV) -o -path ./.git -o -path ./data -o -path ./reports \) -prune \
+	    -o -type d \( -name __pycache__ -o -name .ipynb_checkpoints \) -print0 | xargs -0 -r rm -rf
+	rm -f $(STAMP)

@@ -1,0 +1,315 @@
+"""Gradient checks in float64: every layer type and activation, the loss, L1/L2 and a whole net.
+
+Each analytic gradient is compared with central finite differences and must agree to a
+relative error of 1e-6 (``‖a − n‖ / max(‖a‖, ‖n‖)``). Forward passes are also compared with
+independent, slow oracles written directly from the definitions.
+"""
+
+import numpy as np
+import pytest
+
+from gradcheck import assert_grad_close, numeric_grad
+from reglab import Model
+from reglab.activations import ACTIVATIONS
+from reglab.config import parse_hconfigs
+from reglab.layers import build_layer
+from reglab.layers.batchnorm import batchnorm_backward, batchnorm_forward
+from reglab.layers.conv import conv2d_backward, conv2d_forward
+from reglab.layers.pool import (avg_pool_backward, avg_pool_forward, max_pool_backward,
+                                max_pool_forward)
+from reglab.losses import softmax_cross_entropy, softmax_cross_entropy_backward
+from reglab.profile import BOOK, EXACT
+
+RNG = np.random.default_rng(20261126)
+
+
+def conv_oracle(x_nhwc, k, b):
+    """Direct SAME cross-correlation in the book's NHWC layout, one loop over kernel taps."""
+    N, H, W, C = x_nhwc.shape
+    kh, kw, _, cout = k.shape
+    ph, pw = (kh - 1) // 2, (kw - 1) // 2
+    xp = np.pad(x_nhwc, ((0, 0), (ph, kh - 1 - ph), (pw, kw - 1 - pw), (0, 0)))
+    out = np.zeros((N, H, W, cout)) + b
+    for dy in range(kh):
+        for dx in range(kw):
+            out += np.einsum("nhwc,co->nhwo", xp[:, dy:dy + H, dx:dx + W, :], k[dy, dx])
+    return out
+
+
+@pytest.mark.parametrize("ksize", [(3, 3), (2, 2), (1, 3), (5, 4)])
+def test_conv_forward_matches_oracle(ksize):
+    kh, kw = ksize
+    x = RNG.normal(size=(2, 7, 6, 3))
+    k = RNG.normal(size=(kh, kw, 3, 4))
+    b = RNG.normal(size=4)
+    z, _ = conv2d_forward(np.ascontiguousarray(x.transpose(3, 0, 1, 2)), k, b)
+    np.testing.assert_allclose(z.transpose(1, 2, 3, 0), conv_oracle(x, k, b), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("ksize", [(3, 3), (2, 2), (1, 3)])
+def test_conv_gradients(ksize):
+    kh, kw = ksize
+    x = RNG.normal(size=(3, 2, 5, 6))
+    k = RNG.normal(size=(kh, kw, 3, 4))
+    b = RNG.normal(size=4)
+    R = RNG.normal(size=(4, 2, 5, 6))
+
+    def f():
+        return float(np.sum(conv2d_forward(x, k, b)[0] * R))
+
+    _, cache = conv2d_forward(x, k, b)
+    dx, dk, db = conv2d_backward(R, cache)
+    assert_grad_close(dx, numeric_grad(f, x), what="conv dx")
+    assert_grad_close(dk, numeric_grad(f, k), what="conv dk")
+    assert_grad_close(db, numeric_grad(f, b), what="conv db")
+    assert conv2d_backward(R, cache, need_dx=False)[0] is None
+
+
+def test_max_pool_forward_and_gradient():
+    x = RNG.normal(size=(3, 2, 6, 4))
+    y = max_pool_forward(x, 2, 2)
+    oracle = x.reshape(3, 2, 3, 2, 2, 2).max(axis=(3, 5))
+    np.testing.assert_array_equal(y, oracle)
+    R = RNG.normal(size=y.shape)
+    dx = max_pool_backward(R, x, y, 2, 2)
+    assert_grad_close(dx, numeric_grad(lambda: float(np.sum(max_pool_forward(x, 2, 2) * R)), x),
+                      what="max-pool dx")
+
+
+def test_max_pool_routes_gradient_to_argmax_first_on_ties():
+    x = np.zeros((1, 1, 2, 4))
+    x[0, 0, 1, 0] = 5.0             # window 0: argmax at (1, 0)
+    x[0, 0, :, 2:] = 3.0            # window 1: four-way tie -> the first, (0, 2)
+    y = max_pool_forward(x, 2, 2)
+    dx = max_pool_backward(np.array([[[[10.0, 20.0]]]]), x, y, 2, 2)
+    expected = np.zeros_like(x)
+    expected[0, 0, 1, 0] = 10.0
+    expected[0, 0, 0, 2] = 20.0
+    np.testing.assert_array_equal(dx, expected)
+
+
+def test_avg_pool_forward_and_gradient():
+    x = RNG.normal(size=(2, 3, 6, 9))
+    y = avg_pool_forward(x, 3, 3)
+    np.testing.assert_allclose(y, x.reshape(2, 3, 2, 3, 3, 3).mean(axis=(3, 5)), rtol=1e-13)
+    R = RNG.normal(size=y.shape)
+    dx = avg_pool_backward(R, x.shape, 3, 3)
+    assert_grad_close(dx, numeric_grad(lambda: float(np.sum(avg_pool_forward(x, 3, 3) * R)), x),
+                      what="avg-pool dx")
+    # spread evenly: each input of a window gets dy / 9
+    np.testing.assert_allclose(dx[..., :3, :3], np.full((2, 3, 3, 3), 1 / 9) * R[..., :1, :1])
+
+
+@pytest.mark.parametrize("gamma_on", [True, False])
+def test_batchnorm_full_backward(gamma_on):
+    rows = RNG.normal(2.0, 3.0, size=(4, 10))
+    gamma = RNG.normal(size=4) if gamma_on else None
+    beta = RNG.normal(size=4) if gamma_on else None
+    R = RNG.normal(size=(4, 10))
+    y, xhat, std, _, _ = batchnorm_forward(rows, gamma, beta, 1e-5)
+    dx, dg, dbt = batchnorm_backward(R, xhat, std, gamma, full=True)
+
+    def f():
+        return float(np.sum(batchnorm_forward(rows, gamma, beta, 1e-5)[0] * R))
+
+    assert_grad_close(dx, numeric_grad(f, rows), what="batch-norm dx (full)")
+    if gamma_on:
+        assert_grad_close(dg, numeric_grad(f, gamma), what="batch-norm dγ")
+        assert_grad_close(dbt, numeric_grad(f, beta), what="batch-norm dβ")
+
+
+def test_batchnorm_simplified_backward_is_the_books_formula():
+    """E4: the book returns γ·dy/σ, which is not the gradient."""
+    rows = RNG.normal(2.0, 3.0, size=(3, 10))
+    gamma, beta = RNG.normal(size=3), RNG.normal(size=3)
+    R = RNG.normal(size=(3, 10))
+    y, xhat, std, mean, var = batchnorm_forward(rows, gamma, beta, 1e-10)
+    dx_book, dg, dbt = batchnorm_backward(R, xhat, std, gamma, full=False)
+    np.testing.assert_allclose(dx_book, gamma[:, None] * R / np.sqrt(rows.var(axis=1) + 1e-10)[:, None],
+                               rtol=1e-12)
+    np.testing.assert_allclose(dg, np.sum(R * xhat, axis=1), rtol=1e-12)
+    np.testing.assert_allclose(dbt, R.sum(axis=1), rtol=1e-12)
+    dx_full = batchnorm_backward(R, xhat, std, gamma, full=True)[0]
+    from gradcheck import rel_error
+    assert rel_error(dx_book, dx_full) > 0.1  # the simplification is far from the gradient
+
+
+def test_softmax_cross_entropy_gradient():
+    z = RNG.normal(size=(6, 5))
+    t = RNG.integers(0, 5, 6)
+    loss, p = softmax_cross_entropy(z, t, 0.0)
+    ref = -np.mean(np.log(np.exp(z)[np.arange(6), t] / np.exp(z).sum(1)))
+    assert abs(loss - ref) < 1e-12
+    g = softmax_cross_entropy_backward(p, t)
+    assert_grad_close(g, numeric_grad(lambda: softmax_cross_entropy(z, t, 0.0)[0], z),
+                      what="cross entropy dz")
+
+
+def _layer(hconfig, in_shape, layout, profile=EXACT, seed=0):
+    cfg = parse_hconfigs([hconfig])[0]
+    layer = build_layer(cfg, in_shape, layout, profile, np.random.default_rng(seed), np.float64)
+    p, g = {}, {}
+    for spec in layer.param_specs():
+        p[spec.key] = RNG.normal(size=spec.shape) + (1.0 if spec.key == "scale" else 0.0)
+        g[spec.key] = np.zeros(spec.shape)
+    layer.bind(p, g)
+    return layer
+
+
+def _check_layer(layer, x, seed=0):
+    """Finite-difference check of a layer object's input and parameter gradients."""
+    R = RNG.normal(size=layer.forward(x, True).shape)
+
+    def f():
+        layer.rng = np.random.default_rng(seed)   # same dropout mask / noise every call
+        return float(np.sum(layer.forward(x, True) * R))
+
+    f()
+    dx = layer.backward(R)
+    what = f"{layer.kind}"
+    assert_grad_close(dx, numeric_grad(f, x), what=f"{what} dx")
+    for key, value in layer.params.items():
+        f()
+        layer.backward(R)
+        assert_grad_close(layer.grads[key].copy(), numeric_grad(f, value), what=f"{what} d{key}")
+
+
+@pytest.mark.parametrize("actfunc", ACTIVATIONS)
+def test_dense_layer_every_activation(actfunc):
+    layer = _layer(["full", {"width": 4, "actfunc": actfunc}], (6,), "flat")
+    _check_layer(layer, RNG.normal(size=(5, 6)))
+
+
+@pytest.mark.parametrize("actfunc", ACTIVATIONS)
+def test_conv_layer_every_activation(actfunc):
+    layer = _layer(["conv", {"ksize": 3, "chn": 2, "actfunc": actfunc}], (4, 5, 3), "cnhw")
+    _check_layer(layer, RNG.normal(size=(3, 2, 4, 5)))
+
+
+def test_dense_layer_on_image_input_uses_book_flatten_order():
+    layer = _layer(["full", {"width": 3, "actfunc": "tanh"}], (2, 3, 4), "cnhw")
+    x = RNG.normal(size=(4, 5, 2, 3))                    # (C, N, H, W)
+    _check_layer(layer, x)
+    y = layer.forward(x, False)
+    nhwc = x.transpose(1, 2, 3, 0).reshape(5, -1)        # the book's (H, W, C) row order
+    np.testing.assert_allclose(y, np.tanh(nhwc @ layer.params["w"] + layer.params["b"]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("hconfig,in_shape,layout,x_shape", [
+    (["max", {"stride": 2}], (4, 6, 3), "cnhw", (3, 2, 4, 6)),
+    (["avg", {"stride": [2, 3]}], (4, 6, 3), "cnhw", (3, 2, 4, 6)),
+    (["dropout", {"keep_prob": 0.6}], (4, 6, 3), "cnhw", (3, 2, 4, 6)),
+    (["noise", {"type": "normal", "mean": 0.1, "std": 0.5}], (7,), "flat", (5, 7)),
+    (["batch_normal"], (4, 6, 3), "cnhw", (3, 2, 4, 6)),
+    (["batch_normal"], (7,), "flat", (5, 7)),
+])
+def test_layer_gradients(hconfig, in_shape, layout, x_shape):
+    _check_layer(_layer(hconfig, in_shape, layout), RNG.normal(size=x_shape))
+
+
+class TinyData:
+    """A minimal dataset object (8×8×3 images, 4 classes) for whole-network checks."""
+
+    def __init__(self, n=6, shape=(8, 8, 3), k=4, seed=0):
+        r = np.random.default_rng(seed)
+        self.tr_xs = r.integers(0, 256, (n,) + shape, dtype=np.uint8)
+        self.tr_ys = r.integers(0, k, n)
+        self.va_xs, self.va_ys = self.tr_xs[:3], self.tr_ys[:3]
+        self.te_xs, self.te_ys = self.tr_xs[:3], self.tr_ys[:3]
+        self.train_count = n
+        self.input_shape = list(shape)
+        self.output_shape = [k]
+
+
+EVERY_KIND = [["noise", {"type": "normal", "mean": 0, "std": 0.05}],
+              ["batch_normal"],
+              ["conv", {"ksize": 3, "chn": 4, "actfunc": "tanh"}],
+              ["max", {"stride": 2}],
+              ["dropout", {"keep_prob": 0.7}],
+              ["conv", {"ksize": 2, "chn": 3, "actfunc": "sigmoid"}],
+              ["avg", {"stride": 2}],
+              ["batch_normal"],
+              ["full", {"width": 6, "actfunc": "relu"}],
+              ["dropout", {"keep_prob": 0.8}],
+              ["full", {"width": 5, "actfunc": "tanh"}]]
+
+
+def _kink_margin(model, xs):
+    """Smallest distance of this forward pass to a non-differentiable point: the gap between
+    the two largest values of any max-pool window and |z| of any ReLU pre-activation."""
+    margin = np.inf
+    x = xs
+    for layer in model.layers:
+        if layer.kind == "max":
+            s = np.sort(np.stack([x[..., a::layer.sh, b::layer.sw]
+                                  for a in range(layer.sh) for b in range(layer.sw)]), axis=0)
+            margin = min(margin, float((s[-1] - s[-2]).min()))
+        y = layer.forward(x, True)
+        if getattr(layer, "actfunc", None) == "relu":
+            # the layer stores its output only; recompute z from its input
+            if layer.kind == "full":
+                xin = x.transpose(1, 2, 3, 0).reshape(x.shape[1], -1) if x.ndim == 4 else x
+                z = xin @ layer.params["w"] + layer.params["b"]
+            else:
+                from reglab.layers.conv import conv2d_forward
+                z = conv2d_forward(x, layer.params["k"], layer.params["b"])[0]
+            margin = min(margin, float(np.abs(z).min()))
+        x = y
+    return margin
+
+
+def _network_check(model, ds, n_check=40):
+    xs = model._to_input(ds.tr_xs)
+
+    def reset_rngs():
+        for layer in model.layers:
+            layer.rng = np.random.default_rng(7)
+
+    # Move the weights away from the tiny init so every path carries signal, at a point whose
+    # distance to every max-pool tie and ReLU kink is far larger than the finite-difference step
+    # (finite differences are meaningless across a kink).
+    for seed in range(1, 50):
+        model.store.data[:] = np.random.default_rng(seed).normal(0, 0.5, model.store.size)
+        reset_rngs()
+        if _kink_margin(model, xs) > 1e-4:
+            break
+    else:
+        pytest.fail("no kink-free point found for the finite-difference check")
+
+    def f():
+        reset_rngs()
+        out = model.forward(xs, True)
+        loss, _ = softmax_cross_entropy(out, ds.tr_ys, model.profile.ce_log_epsilon)
+        from reglab.regularizers import penalty_cost
+        return loss + penalty_cost(model.store.weights, model.l2_decay, model.l1_decay,
+                                   model.profile.reg_cost_scaled)
+
+    reset_rngs()
+    model.loss_and_gradients(xs, ds.tr_ys, train=True)
+    analytic = model.store.grad.copy()
+    idx = np.random.default_rng(2).choice(model.store.size, size=min(n_check, model.store.size),
+                                          replace=False)
+    numeric = numeric_grad(f, model.store.data, index=idx)
+    assert_grad_close(analytic[idx], numeric[idx], what=f"whole network ({model.name})")
+
+
+def test_whole_network_with_every_layer_kind():
+    ds = TinyData()
+    model = Model("every_kind", ds, EVERY_KIND, profile="exact", dtype=np.float64)
+    kinds = {l.kind for l in model.layers}
+    assert kinds == {"noise", "batch_normal", "conv", "max", "dropout", "avg", "full"}
+    _network_check(model, ds, n_check=model.store.size)
+
+
+@pytest.mark.parametrize("l2,l1", [(0.1, 0.0), (0.0, 0.01), (0.05, 0.02)])
+def test_l1_l2_penalty_gradients_exact_profile(l2, l1):
+    ds = TinyData()
+    model = Model("reg", ds, [7, 5], l2_decay=l2, l1_decay=l1, profile="exact", dtype=np.float64)
+    _network_check(model, ds, n_check=60)
+    # the penalty term is really in the cost: λ-scaled (E1/E2 fixed)
+    w = model.store.weights
+    xs = model._to_input(ds.tr_xs)
+    loss_with, _ = model.loss_and_gradients(xs, ds.tr_ys)
+    ce, _ = softmax_cross_entropy(model.forward(xs, True), ds.tr_ys, 0.0)
+    assert loss_with - ce == pytest.approx(l2 / 2 * np.sum(w ** 2) + l1 * np.sum(np.abs(w)),
+                                           rel=1e-10)
