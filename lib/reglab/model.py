@@ -49,6 +49,28 @@ __all__ = ["Model", "TrainingDiverged"]
 EVAL_CHUNK = 50
 
 
+def blas_threads() -> int:
+    """BLAS threads used while training and evaluating (``$REGLAB_BLAS_THREADS``, default 1).
+
+    At batch 10 the products are small: one OpenBLAS thread was as fast as two or faster
+    (conv1 forward 1.3 ms against 3.8 ms), and two threads occasionally stall (see
+    performance_notes.md). The second core is better used by a second run.
+    """
+    value = os.environ.get("REGLAB_BLAS_THREADS", "1")
+    try:
+        n = int(value)
+    except ValueError:
+        raise ValueError(f"REGLAB_BLAS_THREADS={value!r} must be a positive int") from None
+    if n < 1:
+        raise ValueError(f"REGLAB_BLAS_THREADS={value!r} must be a positive int")
+    return n
+
+
+def _blas_limit():
+    from threadpoolctl import threadpool_limits
+    return threadpool_limits(limits=blas_threads(), user_api="blas")
+
+
 class TrainingDiverged(ValueError):
     """The loss became NaN or infinite; the history up to the last finished epoch is kept."""
 
@@ -199,7 +221,8 @@ class Model:
 
     def train_step(self, xs_u8, labels, learning_rate):
         """One minibatch: forward, backward, update. Returns ``(cost, train-mode accuracy)``."""
-        loss, acc = self.loss_and_gradients(self._to_input(xs_u8), labels, train=True)
+        with np.errstate(over="ignore", invalid="ignore"):  # a non-finite cost is caught below
+            loss, acc = self.loss_and_gradients(self._to_input(xs_u8), labels, train=True)
         if not math.isfinite(loss):
             raise FloatingPointError(loss)
         self._update(learning_rate)
@@ -209,8 +232,9 @@ class Model:
     # ------------------------------------------------------------------ evaluation
     def predict_logits(self, xs_u8: np.ndarray) -> np.ndarray:
         """Evaluation-mode logits for uint8 inputs, in chunks of ``EVAL_CHUNK`` images."""
-        outs = [self.forward(self._to_input(xs_u8[i:i + EVAL_CHUNK]), train=False)
-                for i in range(0, len(xs_u8), EVAL_CHUNK)]
+        with _blas_limit():
+            outs = [self.forward(self._to_input(xs_u8[i:i + EVAL_CHUNK]), train=False)
+                    for i in range(0, len(xs_u8), EVAL_CHUNK)]
         return np.concatenate(outs) if outs else np.empty((0, self.layers[-1].width), self.dtype)
 
     def predict_proba(self, xs_u8: np.ndarray) -> np.ndarray:
@@ -260,6 +284,11 @@ class Model:
         if batch_count < 1:
             raise ValueError(f"batch_size={batch_size} is larger than the training split "
                              f"({ds.train_count} images); use a smaller batch_size")
+        with _blas_limit():
+            return self._train(epoch_count, batch_size, batch_count, learning_rate, report)
+
+    def _train(self, epoch_count, batch_size, batch_count, learning_rate, report):
+        ds = self.dataset
         time1 = time2 = int(time.time())
         t_start = time.perf_counter()
         if report != 0:

@@ -101,7 +101,7 @@ def conv2d_backward(dz: np.ndarray, cache, need_dx: bool = True):
     dzp = np.zeros((cout, N, Hp, Wp), dtype=dz.dtype)
     dzp[:, :, :H, :W] = dz
     dzf = dzp.reshape(cout, N * Hp * Wp)[:, :L]
-    dkmat = (dzf @ cols.T).T                      # (kh·kw·C_in, C_out)
+    dkmat = cols @ dzf.T                          # (kh·kw·C_in, C_out)
     kh_kw = len(offsets)
     dk = dkmat.reshape(kshape)
     db = dz.sum(axis=(1, 2, 3))

@@ -1,0 +1,79 @@
+"""Where a training step's milliseconds go, layer by layer (forward, backward, update).
+
+Usage: python benchmarks/profile_layers.py [--runs flowers_cnn_1,...] [--steps 60] [--profile exact]
+Random uint8 images of the flowers shape stand in for the photos (timing does not depend on
+pixel values). Prints the fastest-chunk median per layer in ms.
+"""
+
+import argparse
+import time
+from collections import defaultdict
+
+import numpy as np
+
+from reglab import Model
+from reglab.model import _blas_limit
+from reglab.experiments import CHAPTER8_RUNS
+from reglab.losses import softmax_cross_entropy, softmax_cross_entropy_backward
+
+
+class RandomImages:
+    def __init__(self, n=200, shape=(96, 96, 3), k=5, seed=0):
+        r = np.random.default_rng(seed)
+        self.tr_xs = r.integers(0, 256, (n,) + shape, dtype=np.uint8)
+        self.tr_ys = r.integers(0, k, n)
+        self.va_xs, self.va_ys = self.tr_xs[:50], self.tr_ys[:50]
+        self.te_xs, self.te_ys = self.va_xs, self.va_ys
+        self.train_count, self.input_shape, self.output_shape = n, list(shape), [k]
+
+
+def profile(run, prof, steps, bs=10):
+    ds = RandomImages()
+    m = Model(run.name, ds, **{k: v for k, v in run.model_kwargs().items() if k != "name"},
+              profile=prof)
+    times = defaultdict(list)
+    for step in range(steps):
+        idx = np.arange(step * bs, (step + 1) * bs) % ds.train_count
+        t = time.perf_counter()
+        x = m._to_input(ds.tr_xs[idx])
+        times["input"].append(time.perf_counter() - t)
+        for i, layer in enumerate(m.layers):
+            t = time.perf_counter()
+            x = layer.forward(x, True)
+            times[f"{i:2d} {layer.kind:<12} fwd"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        loss, probs = softmax_cross_entropy(x, ds.tr_ys[idx], m.profile.ce_log_epsilon)
+        g = softmax_cross_entropy_backward(probs, ds.tr_ys[idx])
+        times["loss"].append(time.perf_counter() - t)
+        for i in range(len(m.layers) - 1, m._first_param - 1, -1):
+            layer = m.layers[i]
+            t = time.perf_counter()
+            g = layer.backward(g)
+            times[f"{i:2d} {layer.kind:<12} bwd"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        m._update(0.001)
+        times["update"].append(time.perf_counter() - t)
+    total = 0.0
+    print(f"\n{run.name} ({prof})")
+    for key, v in times.items():
+        ms = 1000 * float(np.median(v[5:]))
+        total += ms
+        print(f"  {key:<22} {ms:7.3f} ms")
+    print(f"  {'TOTAL (sum of medians)':<22} {total:7.3f} ms/step  -> {total * 0.345:5.2f} s/epoch")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", default="flowers_cnn_1")
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--profile", default="exact")
+    a = ap.parse_args()
+    names = [r.name for r in CHAPTER8_RUNS] if a.runs == "all" else a.runs.split(",")
+    with _blas_limit():
+        for run in CHAPTER8_RUNS:
+            if run.name in names:
+                profile(run, a.profile, a.steps)
+
+
+if __name__ == "__main__":
+    main()
