@@ -1,0 +1,265 @@
+"""The flowers dataset of chapters 5-8 (``FlowersDataset``), stored as uint8 arrays.
+
+Follows the book's ``Dataset``/``FlowersDataset`` (mode ``'select'``): classes are the sorted
+sub-folder names, photos are stretched to ``resolution`` and split once into
+train/validation/test with the book's counts. Pixels stay uint8 (0-255); convert each batch to
+float in the model (a float32 copy of all 4317 photos would take 455 MiB).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .images import RESAMPLE_NAMES, load_photos, resolve_photo_dir, scan_photos
+
+__all__ = ["FlowersDataset", "split_counts", "stratified_subset", "format_select_results"]
+
+
+def split_counts(n: int, tr_ratio: float = 0.8, va_ratio: float = 0.05) -> tuple[int, int, int]:
+    """The book's split sizes (``shuffle_data``).
+
+    ``tr_cnt = int(n*tr_ratio/10)*10`` (rounded down to a multiple of 10),
+    ``va_cnt = int(n*va_ratio)``, test = the rest. For n = 4317: (3450, 215, 652).
+
+    Returns
+    -------
+    (tr_cnt, va_cnt, te_cnt) : tuple of int
+    """
+    tr_cnt = int(n * tr_ratio / 10) * 10
+    va_cnt = int(n * va_ratio)
+    return tr_cnt, va_cnt, n - tr_cnt - va_cnt
+
+
+def stratified_subset(labels, count: int, seed: int) -> np.ndarray:
+    """Pick ``count`` indices, keeping the class proportions of ``labels``.
+
+    Each class gets ``floor(count * n_c / N)`` photos; the remaining ones go to the classes with
+    the largest fractional parts (ties: lower class index). Photos inside a class are drawn
+    without replacement by ``np.random.default_rng([seed, 1])`` (a stream separate from the
+    split's), so the subset depends only on ``labels``, ``count`` and ``seed``.
+
+    Parameters
+    ----------
+    labels : array of int, shape (N,)
+    count : int
+    seed : int
+
+    Returns
+    -------
+    ndarray of int64, shape (min(count, N),)
+        Sorted indices into ``labels`` (load order is kept).
+    """
+    labels = np.asarray(labels)
+    n = len(labels)
+    if count >= n:
+        return np.arange(n, dtype=np.int64)
+    classes, sizes = np.unique(labels, return_counts=True)
+    exact = count * sizes / n
+    quota = np.floor(exact).astype(np.int64)
+    order = sorted(range(len(classes)), key=lambda c: (-(exact[c] - quota[c]), c))
+    for c in order[: count - int(quota.sum())]:
+        quota[c] += 1
+    rng = np.random.default_rng([seed, 1])
+    picked = [rng.choice(np.flatnonzero(labels == cls), size=int(q), replace=False)
+              for cls, q in zip(classes, quota)]
+    return np.sort(np.concatenate(picked)).astype(np.int64)
+
+
+def format_select_results(estimates, answers, target_names) -> list[str]:
+    """The book's ``show_select_results`` lines.
+
+    Parameters
+    ----------
+    estimates : array of float, shape (n, C)
+        Probability rows (softmax outputs).
+    answers : array of int, shape (n,), or one-hot array, shape (n, C)
+    target_names : sequence of str, shape (C,)
+
+    Returns
+    -------
+    list of str, shape (n,)
+        e.g. ``'추정확률분포 [ 1, 1, 4,91, 3] => 추정 sunflower : 정답 sunflower => O'``.
+    """
+    estimates = np.asarray(estimates, dtype=np.float64)
+    answers = np.asarray(answers)
+    if answers.ndim == 2:
+        answers = answers.argmax(axis=1)
+    lines = []
+    for est, ans in zip(estimates, answers):
+        probs = ",".join("%2.0f" % (100 * p) for p in est)
+        pred, true = target_names[int(np.argmax(est))], target_names[int(ans)]
+        mark = "O" if pred == true else "X"
+        lines.append(f"추정확률분포 [{probs}] => 추정 {pred} : 정답 {true} => {mark}")
+    return lines
+
+
+def _resolve_input_shape(input_shape, image_shape) -> list[int]:
+    size = math.prod(image_shape)
+    shape = [int(d) for d in input_shape]
+    if shape.count(-1) > 1 or any(d == 0 or d < -1 for d in shape):
+        raise ValueError(f"invalid input_shape {list(input_shape)}")
+    if -1 in shape:
+        known = math.prod(d for d in shape if d != -1)
+        if size % known:
+            raise ValueError(f"input_shape {list(input_shape)} does not fit {size} values "
+                             f"(image shape {image_shape})")
+        shape[shape.index(-1)] = size // known
+    if math.prod(shape) != size:
+        raise ValueError(f"input_shape {list(input_shape)} has {math.prod(shape)} values, but "
+                         f"an image {image_shape} has {size}")
+    return shape
+
+
+class FlowersDataset:
+    """Flower photos split like the book's ``FlowersDataset`` (mode 'select').
+
+    Parameters
+    ----------
+    resolution : [H, W]
+        Every photo is stretched (aspect ratio not kept) to this size. Note the book passed
+        the list straight to ``PIL.Image.resize``, which reads it as (W, H); both agree for
+        the square sizes it used.
+    input_shape : list of int
+        ``[H, W, 3]``, or ``[-1]`` for the flattened ``[H*W*3]``; the product must be H*W*3.
+        Only recorded (the model reshapes); the arrays are always (n, H, W, 3).
+    path : path-like, optional
+        Photo folder; default ``$FLOWERS_DIR``, ``./data/flowers``, then the project root's
+        ``data/flowers`` (see :func:`reglab.data.images.resolve_photo_dir`).
+    seed : int
+        Seed of the split permutation ``np.random.default_rng(seed).permutation(N)`` (and of
+        the ``max_samples`` subset).
+    tr_ratio, va_ratio : float
+        Split ratios (book defaults 0.8 and 0.05; test is the rest).
+    max_samples : int
+        0 keeps all photos; otherwise a seeded, class-stratified subset of that many photos is
+        taken before the split (photos that fail to decode are dropped after choosing).
+    cache_dir : path-like or False, optional
+        Where the decoded uint8 cache goes; default ``$REGLAB_CACHE_DIR`` or the user's cache
+        folder. False disables the cache.
+    resample : {'bicubic', 'nearest'}
+        'bicubic' is the modern Pillow default, 'nearest' the book's 2019 Pillow.
+    progress : bool, optional
+        tqdm bar while decoding; default only if stderr is a terminal.
+
+    Attributes
+    ----------
+    tr_xs, va_xs, te_xs : ndarray of uint8, shape (n, H, W, 3)
+    tr_ys, va_ys, te_ys : ndarray of int64, shape (n,)
+        Class indices into ``target_names``.
+    tr_indices, va_indices, te_indices : ndarray of int64
+        Positions in ``files`` of each split's photos.
+    target_names : list of str
+    class_count : int
+    resolution, image_shape, input_shape, output_shape : list of int
+    train_count, validate_count, test_count : int
+    path : Path
+    cache_file : Path or None
+    from_cache : bool
+    files : list of str
+        Relative paths of all loaded photos, in load order.
+    skipped : list of (str, str)
+        Photos that could not be decoded and the reason.
+    """
+
+    name = "flowers"
+    mode = "select"
+
+    def __init__(self, resolution=(96, 96), input_shape=(96, 96, 3), path=None, *, seed=1234,
+                 tr_ratio=0.8, va_ratio=0.05, max_samples=0, cache_dir=None,
+                 resample="bicubic", progress=None):
+        resolution = [int(r) for r in resolution]
+        if len(resolution) != 2 or min(resolution) < 1:
+            raise ValueError(f"resolution must be [H, W] with positive sizes, got {resolution}")
+        if resample not in RESAMPLE_NAMES:
+            raise ValueError(f"resample must be one of {list(RESAMPLE_NAMES)}, got {resample!r}")
+        if not (0 < tr_ratio <= 1 and 0 <= va_ratio and tr_ratio + va_ratio <= 1):
+            raise ValueError(f"need 0 < tr_ratio, 0 <= va_ratio, tr_ratio + va_ratio <= 1; got "
+                             f"{tr_ratio}, {va_ratio}")
+        if int(max_samples) < 0:
+            raise ValueError(f"max_samples must be >= 0, got {max_samples}")
+        self.resolution = resolution
+        self.image_shape = resolution + [3]
+        self.input_shape = _resolve_input_shape(input_shape, self.image_shape)
+        self.seed, self.resample = seed, resample
+
+        self.path = resolve_photo_dir(path)
+        folder = scan_photos(self.path)
+        subset = stratified_subset(folder.labels, int(max_samples), seed) if max_samples else None
+        photos = load_photos(folder, resolution, resample, subset=subset, cache_dir=cache_dir,
+                             progress=progress)
+        self.target_names = list(photos.class_names)
+        self.class_count = len(self.target_names)
+        self.output_shape = [self.class_count]
+        self.files, self.skipped = photos.files, photos.skipped
+        self.cache_file, self.from_cache = photos.cache_file, photos.from_cache
+
+        n = len(photos.files)
+        tr_cnt, va_cnt, te_cnt = split_counts(n, tr_ratio, va_ratio)
+        if tr_cnt == 0:
+            raise ValueError(f"{n} photos give an empty training split "
+                             f"(tr_cnt = int({n}*{tr_ratio}/10)*10 = 0); use more photos")
+        perm = np.random.default_rng(seed).permutation(n)
+        self.tr_indices = perm[:tr_cnt]
+        self.va_indices = perm[tr_cnt:tr_cnt + va_cnt]
+        self.te_indices = perm[tr_cnt + va_cnt:]
+        xs, ys = photos.images, photos.labels
+        self.tr_xs, self.tr_ys = xs[self.tr_indices], ys[self.tr_indices]
+        self.va_xs, self.va_ys = xs[self.va_indices], ys[self.va_indices]
+        self.te_xs, self.te_ys = xs[self.te_indices], ys[self.te_indices]
+
+    # ---- sizes ---------------------------------------------------------------------------
+    @property
+    def train_count(self) -> int:
+        return len(self.tr_xs)
+
+    @property
+    def validate_count(self) -> int:
+        return len(self.va_xs)
+
+    @property
+    def test_count(self) -> int:
+        return len(self.te_xs)
+
+    def __len__(self) -> int:
+        return self.train_count + self.validate_count + self.test_count
+
+    def __str__(self) -> str:
+        return (f"{self.name}({self.mode}, {self.train_count}+{self.test_count}"
+                f"+{self.validate_count})")
+
+    def __repr__(self) -> str:
+        return f"<FlowersDataset {self} from {self.path}>"
+
+    def class_counts(self) -> dict[str, int]:
+        """Number of loaded photos per class (all splits)."""
+        ys = np.concatenate([self.tr_ys, self.va_ys, self.te_ys])
+        counts = np.bincount(ys, minlength=self.class_count)
+        return dict(zip(self.target_names, counts.tolist()))
+
+    # ---- targets and display -------------------------------------------------------------
+    def onehot(self, ys) -> np.ndarray:
+        """One-hot rows, float32, shape (n, class_count), of class indices ``ys`` (n,)."""
+        return np.eye(self.class_count, dtype=np.float32)[np.asarray(ys, dtype=np.int64)]
+
+    def visualize(self, xs, estimates, answers) -> None:
+        """Show ``xs`` in one row and print the book's estimate lines.
+
+        Parameters
+        ----------
+        xs : array, shape (n, H, W, 3) or (n, H*W*3)
+            Pixels in 0-255 (drawn as uint8).
+        estimates : array of float, shape (n, class_count)
+            Probability rows.
+        answers : array of int, shape (n,) (one-hot (n, class_count) also accepted)
+        """
+        import matplotlib.pyplot as plt
+        xs = np.asarray(xs)
+        fig, axes = plt.subplots(1, len(xs), figsize=(5, 5))
+        for ax, x in zip(np.atleast_1d(axes), xs):
+            ax.imshow(np.asarray(x).reshape(self.image_shape).astype(np.uint8))
+            ax.axis("off")
+        plt.show()
+        for line in format_select_results(estimates, answers, self.target_names):
+            print(line)

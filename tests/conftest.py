@@ -1,0 +1,42 @@
+"""Shared fixtures: synthetic photos, the real photos (if any) and an isolated image cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from reglab.data import make_synthetic_flowers
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_image_cache(tmp_path_factory):
+    """Point ``REGLAB_CACHE_DIR`` at a temporary folder so tests never touch the user's cache."""
+    cache = tmp_path_factory.mktemp("reglab-cache")
+    old = os.environ.get("REGLAB_CACHE_DIR")
+    os.environ["REGLAB_CACHE_DIR"] = str(cache)
+    yield cache
+    if old is None:
+        os.environ.pop("REGLAB_CACHE_DIR", None)
+    else:
+        os.environ["REGLAB_CACHE_DIR"] = old
+
+
+@pytest.fixture(scope="session")
+def synthetic_flowers(tmp_path_factory) -> Path:
+    """A synthetic 5-class photo folder (20 small JPEGs per class, Kaggle class names).
+
+    Shared by the whole session: tests that modify photos must copy it first.
+    """
+    root = tmp_path_factory.mktemp("synthetic") / "flowers"
+    return make_synthetic_flowers(root, n_per_class=20, size=(40, 48), seed=0)
+
+
+@pytest.fixture(scope="session")
+def flowers_dir() -> Path:
+    """The real photo folder from ``$FLOWERS_DIR``; tests using it are skipped without it."""
+    value = os.environ.get("FLOWERS_DIR")
+    if not value:
+        pytest.skip("FLOWERS_DIR not set: real-data test skipped")
+    return Path(value)
