@@ -280,9 +280,7 @@ def _network_check(model, ds, n_check=40):
         reset_rngs()
         out = model.forward(xs, True)
         loss, _ = softmax_cross_entropy(out, ds.tr_ys, model.profile.ce_log_epsilon)
-        from reglab.regularizers import penalty_cost
-        return loss + penalty_cost(model.store.weights, model.l2_decay, model.l1_decay,
-                                   model.profile.reg_cost_scaled)
+        return loss + model.penalty.cost(model.store.weights)
 
     reset_rngs()
     model.loss_and_gradients(xs, ds.tr_ys, train=True)

@@ -42,7 +42,7 @@ from .losses import softmax, softmax_cross_entropy, softmax_cross_entropy_backwa
 from .optim import Adam
 from .params import ParamStore
 from .profile import get_profile
-from .regularizers import penalty_cost, penalty_gradient
+from .regularizers import Penalty
 
 __all__ = ["Model", "TrainingDiverged"]
 
@@ -133,6 +133,8 @@ class Model:
         self._build(parse_hconfigs(hconfigs))
         self.store = ParamStore(self.layers, self.profile, init_rng, self.dtype)
         self.optimizer = Adam(self.store.n_optimizer, self.dtype)
+        self.penalty = Penalty(self.l2_decay, self.l1_decay, self.profile.decay_placement,
+                               self.profile.reg_cost_scaled)
         self.history: list[dict] = []
         self.train_seconds = 0.0
         self.test_accuracy: float | None = None
@@ -188,44 +190,48 @@ class Model:
         for layer in reversed(self.layers[self._first_param:]):
             g = layer.backward(g)
 
+    def _forward_backward(self, xs, labels, train=True):
+        """Cross entropy and accuracy of one batch; fills ``store.grad`` with the data gradient."""
+        out = self.forward(xs, train)
+        loss, probs = softmax_cross_entropy(out, labels, self.profile.ce_log_epsilon)
+        acc = float(np.mean(np.argmax(out, axis=1) == labels))
+        self.backward(softmax_cross_entropy_backward(probs, labels))
+        return loss, acc
+
     def loss_and_gradients(self, xs, labels, train=True):
         """Cost (cross entropy + penalty, as printed) and accuracy of one batch; fills ``store.grad``.
 
         In the exact profile the penalty's gradient is included in ``store.grad``, so a
-        finite-difference check of the returned cost against ``store.grad`` must pass.
+        finite-difference check of the returned cost against ``store.grad`` must pass. (Training
+        applies the same :class:`Penalty` inside the optimizer's pass instead.)
         """
-        out = self.forward(xs, train)
-        loss, probs = softmax_cross_entropy(out, labels, self.profile.ce_log_epsilon)
-        acc = float(np.mean(np.argmax(out, axis=1) == labels))
-        if self.l2_decay or self.l1_decay:
-            loss += penalty_cost(self.store.weights, self.l2_decay, self.l1_decay,
-                                 self.profile.reg_cost_scaled)
-        self.backward(softmax_cross_entropy_backward(probs, labels))
-        if (self.l2_decay or self.l1_decay) and self.profile.decay_placement == "gradient":
-            penalty_gradient(self.store.weights, self.l2_decay, self.l1_decay,
-                             self.store.grad[:self.store.n_decay])
+        loss, acc = self._forward_backward(xs, labels, train)
+        if self.penalty.active:
+            w = self.store.weights
+            loss += self.penalty.cost(w)
+            if self.penalty.placement == "gradient":
+                self.penalty.add_gradient(w, self.store.grad[:self.store.n_decay])
         return loss, acc
 
-    def _update(self, learning_rate):
+    def _update(self, learning_rate) -> float:
+        """Apply one step to every parameter; returns the penalty cost of the pre-update weights."""
         st = self.store
         n_opt = st.n_optimizer
-        delta = self.optimizer.direction(st.grad[:n_opt])
-        if (self.l2_decay or self.l1_decay) and self.profile.decay_placement == "after_optimizer":
-            # E3: the book adds λ2·w + λ1·sign(w) (pre-update w) after Adam's transform
-            penalty_gradient(st.data[:st.n_decay], self.l2_decay, self.l1_decay,
-                             delta[:st.n_decay])
-        delta *= self.dtype.type(learning_rate)
-        st.data[:n_opt] -= delta
+        cost = self.optimizer.step(st.data[:n_opt], st.grad[:n_opt], learning_rate,
+                                   self.penalty, st.n_decay)
         if n_opt < st.size:  # E4: the book's batch-norm scale/shift by plain SGD
             st.data[n_opt:] -= self.dtype.type(learning_rate) * st.grad[n_opt:]
+        return cost
 
     def train_step(self, xs_u8, labels, learning_rate):
         """One minibatch: forward, backward, update. Returns ``(cost, train-mode accuracy)``."""
         with np.errstate(over="ignore", invalid="ignore"):  # a non-finite cost is caught below
-            loss, acc = self.loss_and_gradients(self._to_input(xs_u8), labels, train=True)
+            loss, acc = self._forward_backward(self._to_input(xs_u8), labels, train=True)
+            if not math.isfinite(loss):
+                raise FloatingPointError(loss)
+            loss += self._update(learning_rate)
         if not math.isfinite(loss):
             raise FloatingPointError(loss)
-        self._update(learning_rate)
         self.steps_done += 1
         return loss, acc
 
