@@ -310,3 +310,14 @@ def test_adam_flushes_denormal_moments():
     opt.v[:] = [1e-41, 1e-6, 1e-6, 0]
     opt.step(np.zeros(4, np.float32), np.zeros(4, np.float32), 0.001)
     assert opt.m[0] == 0 and opt.m[1] == 0 and opt.v[0] == 0 and opt.m[2] != 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_l1_sign_matches_np_sign_including_zeros(dtype):
+    from reglab.regularizers import Penalty
+    w = np.array([0.0, -0.0, 1e-30, -2.5, 3.0, 1e-5, -1e-5, 0.0], dtype)
+    out = np.zeros_like(w)
+    pen = Penalty(0.0, 0.01, "after_optimizer", False)
+    cost = pen.apply(w, out, 0.001, np.empty_like(w))
+    np.testing.assert_array_equal(out, (0.001 * 0.01 * np.sign(w)).astype(dtype))
+    assert cost == pytest.approx(float(np.abs(w.astype(np.float64)).sum()), rel=1e-6)

