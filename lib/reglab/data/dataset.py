@@ -8,6 +8,7 @@ float in the model (a float32 copy of all 4317 photos would take 455 MiB).
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import numpy as np
@@ -196,6 +197,14 @@ class FlowersDataset:
         self.cache_file, self.from_cache = photos.cache_file, photos.from_cache
 
         n = len(photos.files)
+        # What decides the arrays: the files (name and size), the resize and the split. The
+        # runner compares it to skip finished runs (mtimes are left out: a copy keeps results).
+        h = hashlib.sha256(f"{resolution}|{resample}|{seed}|{tr_ratio}|{va_ratio}|{max_samples}"
+                           .encode())
+        sizes = dict(zip(folder.files, folder.sizes))
+        for f in photos.files:
+            h.update(f"\n{f}\t{sizes.get(f, -1)}".encode())
+        self.fingerprint = h.hexdigest()[:16]
         tr_cnt, va_cnt, te_cnt = split_counts(n, tr_ratio, va_ratio)
         if tr_cnt == 0:
             raise ValueError(f"{n} photos give an empty training split "

@@ -1,0 +1,198 @@
+"""One recorded run: train a model through the library and write its results atomically.
+
+The training notebook (``notebooks/train_model.ipynb``) calls :func:`execute_run`; the runner
+(``python -m reglab run``) and the report read the files it writes. A run's files, in
+``results_dir``:
+
+* ``<name>.json`` — the result record (schema below), written last and atomically, so its
+  presence with ``"status": "ok"`` means the run finished;
+* ``<name>.npz`` — the trained parameters (:meth:`reglab.Model.save`).
+
+Result record (``SCHEMA_VERSION`` 1)::
+
+    {"schema": 1, "status": "ok", "name", "profile", "config": {...}, "config_key",
+     "dataset": {"description", "path", "train", "validation", "test", "classes"},
+     "history": [{"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"}, ...],
+     "test_acc", "train_seconds", "train_secs_book", "test_seconds",
+     "near_zero": {"count", "total", "threshold"},
+     "weights": {"mu", "sigma", "hist_edges", "hist_density", "zoom_edges", "zoom_density"},
+     "log": "<the book's printed lines>", "params_file": "<name>.npz",
+     "versions": {...}, "finished_at": "<ISO time>"}
+
+``config_key`` is a hash of everything that decides the numbers (the config and the data
+folder's fingerprint), so the runner can skip a finished run and redo a changed one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import datetime as _dt
+import hashlib
+import io
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["SCHEMA_VERSION", "make_config", "config_key", "execute_run", "read_result",
+           "write_json_atomic", "result_path", "is_finished", "Tee"]
+
+SCHEMA_VERSION = 1
+
+
+def make_config(name, hconfigs, l2_decay=0.0, l1_decay=0.0, profile="exact", epochs=10,
+                batch_size=10, learning_rate=0.001, seed=1234, resolution=(96, 96),
+                max_samples=0, data_dir=None, report=2) -> dict:
+    """The run's configuration as plain JSON-able data (hconfigs deep-copied)."""
+    return {"name": str(name), "hconfigs": copy.deepcopy(hconfigs), "l2_decay": float(l2_decay),
+            "l1_decay": float(l1_decay), "profile": str(profile), "epochs": int(epochs),
+            "batch_size": int(batch_size), "learning_rate": float(learning_rate),
+            "seed": int(seed), "resolution": [int(r) for r in resolution],
+            "max_samples": int(max_samples), "data_dir": None if data_dir is None else str(data_dir),
+            "report": int(report)}
+
+
+def config_key(config: dict, data_fingerprint: str = "") -> str:
+    """A short hash of the config (minus the data path and print interval) and the data."""
+    keyed = {k: v for k, v in config.items() if k not in ("data_dir", "report")}
+    blob = json.dumps(keyed, sort_keys=True) + "|" + data_fingerprint
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def result_path(results_dir, name) -> Path:
+    return Path(results_dir) / f"{name}.json"
+
+
+def write_json_atomic(path, data) -> None:
+    """Write JSON to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False, indent=1)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def read_result(path) -> dict | None:
+    """The result record at ``path``, or None if it is missing or unreadable."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("schema") == SCHEMA_VERSION else None
+
+
+def is_finished(path, key: str | None = None) -> bool:
+    """True if ``path`` holds a successful result (with ``config_key == key`` if given)."""
+    r = read_result(path)
+    return bool(r) and r.get("status") == "ok" and (key is None or r.get("config_key") == key)
+
+
+class Tee(io.TextIOBase):
+    """Write to several text streams at once (the notebook's output and a captured log)."""
+
+    def __init__(self, *streams):
+        self.streams = streams
+
+    def write(self, s):
+        for st in self.streams:
+            st.write(s)
+        return len(s)
+
+    def flush(self):
+        for st in self.streams:
+            st.flush()
+
+
+def _weights_summary(w: np.ndarray) -> dict:
+    w = np.asarray(w, dtype=np.float64)
+    density, edges = np.histogram(w, bins=100, density=True)            # the book's bins
+    zoom_density, zoom_edges = np.histogram(np.clip(w, -0.2, 0.2), bins=100, range=(-0.2, 0.2),
+                                            density=True)
+    return {"mu": float(w.mean()), "sigma": float(w.std()),
+            "hist_edges": edges.tolist(), "hist_density": density.tolist(),
+            "zoom_edges": zoom_edges.tolist(), "zoom_density": zoom_density.tolist()}
+
+
+def execute_run(config: dict, results_dir, dataset=None, show_cnt: int = 0):
+    """Train the model described by ``config``, print the book's log, write the results.
+
+    Parameters
+    ----------
+    config : dict from :func:`make_config`
+    results_dir : path
+        Where ``<name>.json`` and ``<name>.npz`` go (created if needed).
+    dataset : FlowersDataset, optional
+        Built from ``config`` (``data_dir``, ``resolution``, ``max_samples``) if not given.
+    show_cnt : int
+        Passed to the book's ``visualize`` (photos shown in the notebook only; never stored).
+
+    Returns
+    -------
+    model : reglab.Model
+    result : dict
+        The record written to ``<name>.json``.
+    """
+    from . import __version__
+    from .data import FlowersDataset
+    from .model import Model
+
+    results_dir = Path(results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    if dataset is None:
+        res = config["resolution"]
+        dataset = FlowersDataset(list(res), list(res) + [3], path=config["data_dir"],
+                                 seed=1234, max_samples=config["max_samples"])
+    fingerprint = getattr(dataset, "fingerprint", "") or str(dataset)
+    key = config_key(config, fingerprint)
+    model = Model(config["name"], dataset, config["hconfigs"], l2_decay=config["l2_decay"],
+                  l1_decay=config["l1_decay"], profile=config["profile"], seed=config["seed"])
+    log = io.StringIO()
+    with contextlib.redirect_stdout(Tee(sys.stdout, log)):
+        t0 = time.time()
+        model.train(config["epochs"], config["batch_size"], config["learning_rate"],
+                    config["report"])
+        train_secs_book = int(time.time()) - int(t0)
+        t1 = time.perf_counter()
+        test_acc = model.test()
+        test_seconds = time.perf_counter() - t1
+        if show_cnt > 0 and hasattr(dataset, "visualize"):
+            model.visualize(show_cnt)
+        near = model.near_zero_count()
+        from .display import near_zero_line
+        print(near_zero_line(near, model.store.n_decay))
+    params_file = f"{config['name']}.npz"
+    model.save(results_dir / params_file)
+    result = {
+        "schema": SCHEMA_VERSION, "status": "ok", "name": config["name"],
+        "profile": model.profile.name, "config": config, "config_key": key,
+        "dataset": {"description": str(dataset), "path": str(getattr(dataset, "path", "")),
+                    "train": int(dataset.train_count), "validation": int(len(dataset.va_xs)),
+                    "test": int(len(dataset.te_xs)),
+                    "classes": list(getattr(dataset, "target_names", []))},
+        "parameters": model.parameter_counts(),
+        "history": model.history, "test_acc": float(test_acc),
+        "train_seconds": float(model.train_seconds), "train_secs_book": train_secs_book,
+        "test_seconds": test_seconds,
+        "near_zero": {"count": near, "total": int(model.store.n_decay), "threshold": 1e-5},
+        "weights": _weights_summary(model.store.weights),
+        "log": log.getvalue(), "params_file": params_file,
+        "versions": {"reglab": __version__, "numpy": np.__version__,
+                     "python": platform.python_version()},
+        "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    write_json_atomic(result_path(results_dir, config["name"]), result)
+    return model, result
