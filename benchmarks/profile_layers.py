@@ -12,23 +12,14 @@ from collections import defaultdict
 import numpy as np
 
 from reglab import Model
+from reglab.data import random_image_dataset
 from reglab.model import _blas_limit
 from reglab.experiments import CHAPTER8_RUNS
 from reglab.losses import softmax_cross_entropy, softmax_cross_entropy_backward
 
 
-class RandomImages:
-    def __init__(self, n=200, shape=(96, 96, 3), k=5, seed=0):
-        r = np.random.default_rng(seed)
-        self.tr_xs = r.integers(0, 256, (n,) + shape, dtype=np.uint8)
-        self.tr_ys = r.integers(0, k, n)
-        self.va_xs, self.va_ys = self.tr_xs[:50], self.tr_ys[:50]
-        self.te_xs, self.te_ys = self.va_xs, self.va_ys
-        self.train_count, self.input_shape, self.output_shape = n, list(shape), [k]
-
-
 def profile(run, prof, steps, bs=10):
-    ds = RandomImages()
+    ds = random_image_dataset(n=200)
     m = Model(run.name, ds, **{k: v for k, v in run.model_kwargs().items() if k != "name"},
               profile=prof)
     times = defaultdict(list)

@@ -6,33 +6,19 @@ import numpy as np
 import pytest
 
 from reglab import Model, TrainingDiverged
+from reglab.data import random_image_dataset
 from reglab.experiments import CHAPTER8_RUNS, CNN_BASE, get_run
 from reglab.profile import BOOK, EXACT
 
 
-class FakeData:
-    """Random uint8 images with the flowers shapes (no photos needed)."""
-
-    def __init__(self, n=60, shape=(96, 96, 3), k=5, seed=0):
-        r = np.random.default_rng(seed)
-        self.tr_xs = r.integers(0, 256, (n,) + shape, dtype=np.uint8)
-        self.tr_ys = r.integers(0, k, n)
-        self.va_xs, self.va_ys = self.tr_xs[:20], self.tr_ys[:20]
-        self.te_xs, self.te_ys = self.tr_xs[20:40], self.tr_ys[20:40]
-        self.train_count = n
-        self.input_shape = list(shape)
-        self.output_shape = [k]
-        self.target_names = ["daisy", "dandelion", "rose", "sunflower", "tulip"][:k]
-
-
 @pytest.fixture(scope="module")
 def fake():
-    return FakeData()
+    return random_image_dataset(n=60)
 
 
 @pytest.fixture(scope="module")
 def small():
-    return FakeData(n=40, shape=(12, 12, 3))
+    return random_image_dataset(n=40, shape=(12, 12, 3))
 
 
 def test_parameter_counts_of_the_seed_models(fake):
@@ -141,11 +127,8 @@ def test_book_batchnorm_scale_shift_use_plain_sgd_exact_uses_adam(small):
 
 
 def test_exec_all_prints_the_books_lines(small, capsys):
-    class WithVis(FakeData):
-        def visualize(self, xs, est, ans):
-            print(f"visualize {len(xs)} {est.shape}")
-
-    ds = WithVis(n=40, shape=(12, 12, 3))
+    ds = random_image_dataset(n=40, shape=(12, 12, 3))
+    ds.visualize = lambda xs, est, ans: print(f"visualize {len(xs)} {est.shape}")
     m = Model("flowers_tiny", ds, [8], l1_decay=0.01, profile="book")
     out = m.exec_all(epoch_count=2, batch_size=10, report=1, show_cnt=2, show_params=False)
     text = capsys.readouterr().out

@@ -5,13 +5,14 @@
 the public TensorFlow flower photos into ``data/flowers``.
 """
 
-from .dataset import FlowersDataset, format_select_results, split_counts, stratified_subset
+from .dataset import (ArrayDataset, FlowersDataset, format_select_results, random_image_dataset,
+                      split_counts, stratified_subset)
 from .fetch import FetchError, UnsafeArchiveError, fetch_flowers
 from .images import CacheWarning, PhotoDecodeWarning
 from .synthetic import make_synthetic_flowers
 
 __all__ = [
-    "FlowersDataset", "make_synthetic_flowers", "fetch_flowers", "format_select_results",
+    "FlowersDataset", "ArrayDataset", "random_image_dataset", "make_synthetic_flowers", "fetch_flowers", "format_select_results",
     "split_counts", "stratified_subset", "FetchError", "UnsafeArchiveError", "CacheWarning",
     "PhotoDecodeWarning",
 ]

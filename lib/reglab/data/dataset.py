@@ -96,6 +96,12 @@ def format_select_results(estimates, answers, target_names) -> list[str]:
     return lines
 
 
+def _check_ratios(tr_ratio, va_ratio) -> None:
+    if not (0 < tr_ratio <= 1 and 0 <= va_ratio and tr_ratio + va_ratio <= 1):
+        raise ValueError(f"need 0 < tr_ratio, 0 <= va_ratio, tr_ratio + va_ratio <= 1; got "
+                         f"{tr_ratio}, {va_ratio}")
+
+
 def _resolve_input_shape(input_shape, image_shape) -> list[int]:
     size = math.prod(image_shape)
     shape = [int(d) for d in input_shape]
@@ -113,7 +119,122 @@ def _resolve_input_shape(input_shape, image_shape) -> list[int]:
     return shape
 
 
-class FlowersDataset:
+class ArrayDataset:
+    """Images (or vectors) already in memory, split like the book's ``Dataset.shuffle_data``.
+
+    The base of :class:`FlowersDataset`, and a stand-in for it in tests, benchmarks and class
+    notebooks (see :func:`random_image_dataset`).
+
+    Parameters
+    ----------
+    xs : ndarray of uint8, shape (N, H, W, 3) or (N, D)
+        Pixels in 0-255.
+    ys : ndarray of int, shape (N,)
+        Class indices into ``target_names``.
+    target_names : list of str
+    input_shape : list of int, optional
+        Recorded for the model (default: the per-sample shape of ``xs``).
+    seed : int
+        The split permutation is ``np.random.default_rng(seed).permutation(N)``.
+    tr_ratio, va_ratio : float
+        train = ⌊N·tr_ratio/10⌋·10, validation = ⌊N·va_ratio⌋, test = the rest.
+    name : str
+    """
+
+    mode = "select"
+
+    def __init__(self, xs, ys, target_names, input_shape=None, *, seed=1234, tr_ratio=0.8,
+                 va_ratio=0.05, name="arrays"):
+        xs = np.asarray(xs)
+        ys = np.asarray(ys, dtype=np.int64)
+        if len(xs) != len(ys):
+            raise ValueError(f"{len(xs)} images but {len(ys)} labels")
+        self.name = name
+        self.target_names = list(target_names)
+        self.class_count = len(self.target_names)
+        self.output_shape = [self.class_count]
+        if xs.ndim == 4:
+            self.image_shape = list(xs.shape[1:])
+            self.resolution = self.image_shape[:2]
+        else:
+            self.image_shape = self.resolution = None
+        self.input_shape = list(input_shape) if input_shape is not None else list(xs.shape[1:])
+        self.fingerprint = hashlib.sha256(xs.tobytes() + ys.tobytes()
+                                          + f"|{seed}|{tr_ratio}|{va_ratio}".encode()).hexdigest()[:16]
+        self._split(xs, ys, seed, tr_ratio, va_ratio)
+
+    def _split(self, xs, ys, seed, tr_ratio, va_ratio) -> None:
+        _check_ratios(tr_ratio, va_ratio)
+        n = len(xs)
+        tr_cnt, va_cnt, te_cnt = split_counts(n, tr_ratio, va_ratio)
+        if tr_cnt == 0:
+            raise ValueError(f"{n} photos give an empty training split "
+                             f"(tr_cnt = int({n}*{tr_ratio}/10)*10 = 0); use more photos")
+        perm = np.random.default_rng(seed).permutation(n)
+        self.tr_indices = perm[:tr_cnt]
+        self.va_indices = perm[tr_cnt:tr_cnt + va_cnt]
+        self.te_indices = perm[tr_cnt + va_cnt:]
+        self.tr_xs, self.tr_ys = xs[self.tr_indices], ys[self.tr_indices]
+        self.va_xs, self.va_ys = xs[self.va_indices], ys[self.va_indices]
+        self.te_xs, self.te_ys = xs[self.te_indices], ys[self.te_indices]
+
+    # ---- sizes ---------------------------------------------------------------------------
+    @property
+    def train_count(self) -> int:
+        return len(self.tr_xs)
+
+    @property
+    def validate_count(self) -> int:
+        return len(self.va_xs)
+
+    @property
+    def test_count(self) -> int:
+        return len(self.te_xs)
+
+    def __len__(self) -> int:
+        return self.train_count + self.validate_count + self.test_count
+
+    def __str__(self) -> str:
+        return (f"{self.name}({self.mode}, {self.train_count}+{self.test_count}"
+                f"+{self.validate_count})")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self}>"
+
+    def class_counts(self) -> dict[str, int]:
+        """Number of loaded photos per class (all splits)."""
+        ys = np.concatenate([self.tr_ys, self.va_ys, self.te_ys])
+        counts = np.bincount(ys, minlength=self.class_count)
+        return dict(zip(self.target_names, counts.tolist()))
+
+    # ---- targets and display -------------------------------------------------------------
+    def onehot(self, ys) -> np.ndarray:
+        """One-hot rows, float32, shape (n, class_count), of class indices ``ys`` (n,)."""
+        return np.eye(self.class_count, dtype=np.float32)[np.asarray(ys, dtype=np.int64)]
+
+    def visualize(self, xs, estimates, answers) -> None:
+        """Show ``xs`` in one row and print the book's estimate lines.
+
+        Parameters
+        ----------
+        xs : array, shape (n, H, W, 3) or (n, H*W*3)
+            Pixels in 0-255 (drawn as uint8).
+        estimates : array of float, shape (n, class_count)
+            Probability rows.
+        answers : array of int, shape (n,) (one-hot (n, class_count) also accepted)
+        """
+        import matplotlib.pyplot as plt
+        xs = np.asarray(xs)
+        fig, axes = plt.subplots(1, len(xs), figsize=(5, 5))
+        for ax, x in zip(np.atleast_1d(axes), xs):
+            ax.imshow(np.asarray(x).reshape(self.image_shape).astype(np.uint8))
+            ax.axis("off")
+        plt.show()
+        for line in format_select_results(estimates, answers, self.target_names):
+            print(line)
+
+
+class FlowersDataset(ArrayDataset):
     """Flower photos split like the book's ``FlowersDataset`` (mode 'select').
 
     Parameters
@@ -175,9 +296,7 @@ class FlowersDataset:
             raise ValueError(f"resolution must be [H, W] with positive sizes, got {resolution}")
         if resample not in RESAMPLE_NAMES:
             raise ValueError(f"resample must be one of {list(RESAMPLE_NAMES)}, got {resample!r}")
-        if not (0 < tr_ratio <= 1 and 0 <= va_ratio and tr_ratio + va_ratio <= 1):
-            raise ValueError(f"need 0 < tr_ratio, 0 <= va_ratio, tr_ratio + va_ratio <= 1; got "
-                             f"{tr_ratio}, {va_ratio}")
+        _check_ratios(tr_ratio, va_ratio)
         if int(max_samples) < 0:
             raise ValueError(f"max_samples must be >= 0, got {max_samples}")
         self.resolution = resolution
@@ -205,70 +324,18 @@ class FlowersDataset:
         for f in photos.files:
             h.update(f"\n{f}\t{sizes.get(f, -1)}".encode())
         self.fingerprint = h.hexdigest()[:16]
-        tr_cnt, va_cnt, te_cnt = split_counts(n, tr_ratio, va_ratio)
-        if tr_cnt == 0:
-            raise ValueError(f"{n} photos give an empty training split "
-                             f"(tr_cnt = int({n}*{tr_ratio}/10)*10 = 0); use more photos")
-        perm = np.random.default_rng(seed).permutation(n)
-        self.tr_indices = perm[:tr_cnt]
-        self.va_indices = perm[tr_cnt:tr_cnt + va_cnt]
-        self.te_indices = perm[tr_cnt + va_cnt:]
-        xs, ys = photos.images, photos.labels
-        self.tr_xs, self.tr_ys = xs[self.tr_indices], ys[self.tr_indices]
-        self.va_xs, self.va_ys = xs[self.va_indices], ys[self.va_indices]
-        self.te_xs, self.te_ys = xs[self.te_indices], ys[self.te_indices]
-
-    # ---- sizes ---------------------------------------------------------------------------
-    @property
-    def train_count(self) -> int:
-        return len(self.tr_xs)
-
-    @property
-    def validate_count(self) -> int:
-        return len(self.va_xs)
-
-    @property
-    def test_count(self) -> int:
-        return len(self.te_xs)
-
-    def __len__(self) -> int:
-        return self.train_count + self.validate_count + self.test_count
-
-    def __str__(self) -> str:
-        return (f"{self.name}({self.mode}, {self.train_count}+{self.test_count}"
-                f"+{self.validate_count})")
+        self._split(photos.images, photos.labels, seed, tr_ratio, va_ratio)
 
     def __repr__(self) -> str:
         return f"<FlowersDataset {self} from {self.path}>"
 
-    def class_counts(self) -> dict[str, int]:
-        """Number of loaded photos per class (all splits)."""
-        ys = np.concatenate([self.tr_ys, self.va_ys, self.te_ys])
-        counts = np.bincount(ys, minlength=self.class_count)
-        return dict(zip(self.target_names, counts.tolist()))
 
-    # ---- targets and display -------------------------------------------------------------
-    def onehot(self, ys) -> np.ndarray:
-        """One-hot rows, float32, shape (n, class_count), of class indices ``ys`` (n,)."""
-        return np.eye(self.class_count, dtype=np.float32)[np.asarray(ys, dtype=np.int64)]
 
-    def visualize(self, xs, estimates, answers) -> None:
-        """Show ``xs`` in one row and print the book's estimate lines.
-
-        Parameters
-        ----------
-        xs : array, shape (n, H, W, 3) or (n, H*W*3)
-            Pixels in 0-255 (drawn as uint8).
-        estimates : array of float, shape (n, class_count)
-            Probability rows.
-        answers : array of int, shape (n,) (one-hot (n, class_count) also accepted)
-        """
-        import matplotlib.pyplot as plt
-        xs = np.asarray(xs)
-        fig, axes = plt.subplots(1, len(xs), figsize=(5, 5))
-        for ax, x in zip(np.atleast_1d(axes), xs):
-            ax.imshow(np.asarray(x).reshape(self.image_shape).astype(np.uint8))
-            ax.axis("off")
-        plt.show()
-        for line in format_select_results(estimates, answers, self.target_names):
-            print(line)
+def random_image_dataset(n=60, shape=(96, 96, 3), classes=5, seed=0, **kwargs) -> ArrayDataset:
+    """Random uint8 images with random labels, split like the book (for tests and benchmarks:
+    timings do not depend on pixel values; nothing can be learned from them)."""
+    r = np.random.default_rng(seed)
+    names = ["daisy", "dandelion", "rose", "sunflower", "tulip"]
+    names = names[:classes] if classes <= 5 else [f"class{i}" for i in range(classes)]
+    return ArrayDataset(r.integers(0, 256, (n,) + tuple(shape), dtype=np.uint8),
+                        r.integers(0, classes, n), names, name="random", **kwargs)
