@@ -49,17 +49,23 @@ def max_pool_forward(x: np.ndarray, sh: int, sw: int) -> np.ndarray:
 
 
 def max_pool_backward(dy: np.ndarray, x: np.ndarray, y: np.ndarray, sh: int, sw: int) -> np.ndarray:
-    """Route each ``dy`` to the first argmax of its window (row-major scan)."""
-    dx = np.zeros_like(x, dtype=dy.dtype)
-    free = np.ones(y.shape, dtype=bool)
+    """Route each ``dy`` to the first argmax of its window (row-major scan).
+
+    Every input position belongs to exactly one window, so each strided slice of ``dx`` is
+    written once (no zero fill); ``free`` marks windows whose maximum is not yet taken. (Ties
+    are common: a window of ReLU zeros holds its maximum four times.)
+    """
+    dx = np.empty(x.shape, dtype=dy.dtype)
     sl = _slices(sh, sw)
+    hit = np.empty(y.shape, dtype=bool)
+    free = np.ones(y.shape, dtype=bool)
     for n, s in enumerate(sl):
-        hit = x[s] == y
+        np.equal(x[s], y, out=hit)
         if n:
-            hit &= free
+            np.logical_and(hit, free, out=hit)
         np.multiply(dy, hit, out=dx[s])
         if n < len(sl) - 1:
-            free &= ~hit
+            np.greater(free, hit, out=free)      # free and not hit
     return dx
 
 
