@@ -1,17 +1,45 @@
-"""``python -m reglab`` / ``reglab``: command line entry point."""
+"""``python -m reglab`` / ``reglab``: command line entry point.
+
+Each subcommand lives in its own module with an ``add_<name>_parser(subparsers)`` function that
+registers it and sets ``func`` (called with the parsed namespace, returns an exit code):
+``data`` (reglab.data.cli), ``run`` (reglab.runner) and, when that module exists, ``report``
+(reglab.report.cli).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+
+#: (module, function) of each subcommand; modules that do not exist (yet) are left out.
+SUBCOMMANDS = [
+    ("reglab.data.cli", "add_data_parser"),
+    ("reglab.runner", "add_run_parser"),
+    ("reglab.report.cli", "add_report_parser"),
+]
+
+
+def _load(module: str):
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        # Only a missing subcommand module is optional; a broken import inside it is an error.
+        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
+            return None
+        raise
 
 
 def main(argv=None) -> int:
     """Parse ``argv`` and run the chosen subcommand."""
-    from reglab.data.cli import add_data_parser, run
+    from reglab.data.cli import run
     parser = argparse.ArgumentParser(prog="reglab", description="reglab command line")
-    sub = parser.add_subparsers(dest="command", metavar="{data}", required=True)
-    add_data_parser(sub)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for module, func in SUBCOMMANDS:
+        mod = _load(module)
+        if mod is not None:
+            getattr(mod, func)(sub)
+    sub.metavar = "{" + ",".join(sub.choices) + "}"
     args = parser.parse_args(argv)
     return run(args)
 

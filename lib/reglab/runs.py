@@ -40,8 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["SCHEMA_VERSION", "make_config", "config_key", "execute_run", "read_result",
-           "write_json_atomic", "result_path", "is_finished", "Tee"]
+__all__ = ["SCHEMA_VERSION", "make_config", "config_key", "load_dataset", "execute_run",
+           "read_result", "write_json_atomic", "result_path", "is_finished", "Tee"]
 
 SCHEMA_VERSION = 1
 
@@ -63,6 +63,15 @@ def config_key(config: dict, data_fingerprint: str = "") -> str:
     keyed = {k: v for k, v in config.items() if k not in ("data_dir", "report")}
     blob = json.dumps(keyed, sort_keys=True) + "|" + data_fingerprint
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def load_dataset(config: dict, **kwargs):
+    """The FlowersDataset a run of ``config`` trains on (``data_dir``, ``resolution``,
+    ``max_samples``; split seed 1234). The runner loads it the same way to compute the key."""
+    from .data import FlowersDataset
+    res = list(config["resolution"])
+    return FlowersDataset(res, res + [3], path=config["data_dir"], seed=1234,
+                          max_samples=config["max_samples"], **kwargs)
 
 
 def result_path(results_dir, name) -> Path:
@@ -147,15 +156,12 @@ def execute_run(config: dict, results_dir, dataset=None, show_cnt: int = 0):
         The record written to ``<name>.json``.
     """
     from . import __version__
-    from .data import FlowersDataset
     from .model import Model
 
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     if dataset is None:
-        res = config["resolution"]
-        dataset = FlowersDataset(list(res), list(res) + [3], path=config["data_dir"],
-                                 seed=1234, max_samples=config["max_samples"])
+        dataset = load_dataset(config)
     fingerprint = getattr(dataset, "fingerprint", "") or str(dataset)
     key = config_key(config, fingerprint)
     model = Model(config["name"], dataset, config["hconfigs"], l2_decay=config["l2_decay"],

@@ -43,7 +43,7 @@ def download(url: str, dest_file: Path, *, progress=None, timeout=60.0) -> Path:
     The temporary file is renamed to ``dest_file`` only when the download is complete; on any
     failure it is removed and :class:`FetchError` names the URL and the cause.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
     dest_file = Path(dest_file)
     dest_file.parent.mkdir(parents=True, exist_ok=True)
     if progress is None:

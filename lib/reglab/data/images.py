@@ -258,7 +258,7 @@ def decode_files(paths, resolution, resample="bicubic", *, workers=None, progres
     failures : list of (int, str)
         Index into ``paths`` and reason for every photo Pillow could not decode.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
     code = _resample_code(resample)
     h, w = int(resolution[0]), int(resolution[1])
     paths = [str(p) for p in paths]

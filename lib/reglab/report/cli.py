@@ -1,0 +1,70 @@
+"""Command line for the report: ``python -m reglab report [--runs-dir DIR] [--out DIR] [--no-pdf]``.
+
+Also runs standalone: ``python -m reglab.report.cli [options]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["add_report_parser", "run_report", "main"]
+
+
+def _project_path(*parts) -> Path:
+    from .render import PROJECT_ROOT
+    return PROJECT_ROOT.joinpath(*parts)
+
+
+def run_report(args) -> int:
+    """Build the report from parsed arguments; returns the exit code (0 ok, 1 failed)."""
+    from .render import ReportError, build_report
+
+    runs_dir = Path(args.runs_dir) if args.runs_dir else _project_path("reports", "runs")
+    out_dir = Path(args.out) if args.out else _project_path("reports")
+    try:
+        out = build_report(runs_dir, out_dir, pdf=not args.no_pdf, png=not args.no_pdf,
+                           profiles=args.profiles)
+    except ReportError as exc:
+        print(f"보고서를 만들지 못했습니다 / report failed: {exc}", file=sys.stderr)
+        return 1
+    done = [p for p in (out.html, out.pdf, out.png) if p is not None]
+    print("보고서 / report: " + ", ".join(str(p) for p in done)
+          + f"  ({out.seconds.get('total', 0):.1f} s)")
+    return 0
+
+
+def add_report_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``report`` on an argparse ``subparsers`` object (sets ``func=run_report``)."""
+    p = subparsers.add_parser(
+        "report", help="render the chapter-8 report (HTML, PDF, PNG of page 1)",
+        description="Execute notebooks/chapter8_report.ipynb on the run results and write "
+        "chapter8_report.ipynb/.html (and .pdf + _page1.png if Chromium is on PATH).")
+    add_report_arguments(p)
+    p.set_defaults(func=run_report)
+    return p
+
+
+def add_report_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runs-dir", default=None,
+                   help="results folder holding <profile>/<name>.json "
+                        "(default: the project's reports/runs)")
+    p.add_argument("--out", default=None,
+                   help="output folder (default: the project's reports/)")
+    p.add_argument("--no-pdf", action="store_true",
+                   help="HTML only: no PDF and no PNG of page 1")
+    p.add_argument("--profiles", nargs="+", default=None, metavar="PROFILE",
+                   help="profiles to include (default: the notebook's, book exact)")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m reglab.report.cli",
+                                     description="Render the chapter-8 report.")
+    add_report_arguments(parser)
+    args = parser.parse_args(argv)
+    return run_report(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
