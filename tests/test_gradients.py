@@ -18,7 +18,7 @@ from reglab.layers.conv import conv2d_backward, conv2d_forward
 from reglab.layers.pool import (avg_pool_backward, avg_pool_forward, max_pool_backward,
                                 max_pool_forward)
 from reglab.losses import softmax_cross_entropy, softmax_cross_entropy_backward
-from reglab.profile import BOOK, EXACT
+from reglab.profile import EXACT
 
 RNG = np.random.default_rng(20261126)
 

@@ -26,17 +26,17 @@ Report sections: 2 학습 결과 (the runs) and 3.3 실험 결과 (near-zero cou
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import os
-import tempfile
 import time
-import json
 
 import numpy as np
 
 from . import display
 from .config import parse_hconfigs
+from .fileio import atomic_path
 from .layers import SPATIAL_KINDS, Dense, build_layer
 from .losses import softmax, softmax_cross_entropy, softmax_cross_entropy_backward
 from .optim import Adam
@@ -436,17 +436,9 @@ class Model:
         meta = {"name": self.name, "hconfigs": self.hconfigs, "profile": self.profile.name,
                 "dtype": self.dtype.name, "l2_decay": self.l2_decay, "l1_decay": self.l1_decay,
                 "input_shape": list(self.dataset.input_shape), "epochs": len(self.history)}
-        folder = os.path.dirname(os.path.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".npz.tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:
                 np.savez(f, __meta__=np.array(json.dumps(meta)), **self._state_arrays())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
 
     def load(self, path) -> None:
         """Read parameters saved by :meth:`save`; the architecture must match."""

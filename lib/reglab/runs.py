@@ -31,14 +31,14 @@ import datetime as _dt
 import hashlib
 import io
 import json
-import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from .fileio import write_json_atomic
 
 __all__ = ["SCHEMA_VERSION", "make_config", "config_key", "load_dataset", "execute_run",
            "read_result", "write_json_atomic", "result_path", "is_finished", "Tee"]
@@ -76,22 +76,6 @@ def load_dataset(config: dict, **kwargs):
 
 def result_path(results_dir, name) -> Path:
     return Path(results_dir) / f"{name}.json"
-
-
-def write_json_atomic(path, data) -> None:
-    """Write JSON to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False, indent=1)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def read_result(path) -> dict | None:

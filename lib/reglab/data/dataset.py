@@ -315,7 +315,7 @@ class FlowersDataset(ArrayDataset):
         self.files, self.skipped = photos.files, photos.skipped
         self.cache_file, self.from_cache = photos.cache_file, photos.from_cache
 
-        n = len(photos.files)
+        len(photos.files)
         # What decides the arrays: the files (name and size), the resize and the split. The
         # runner compares it to skip finished runs (mtimes are left out: a copy keeps results).
         h = hashlib.sha256(f"{resolution}|{resample}|{seed}|{tr_ratio}|{va_ratio}|{max_samples}"

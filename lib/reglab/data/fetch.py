@@ -8,7 +8,6 @@ temporary folder, and only then renamed into place as ``<dest>/flowers``.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import tarfile
@@ -17,6 +16,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path, PurePosixPath
 
+from ..fileio import atomic_path
 from .images import TF_CLASS_NAMES, count_photos, project_root, scan_photos
 
 __all__ = ["FLOWERS_URL", "EXPECTED_CLASSES", "FetchError", "UnsafeArchiveError",
@@ -48,10 +48,9 @@ def download(url: str, dest_file: Path, *, progress=None, timeout=60.0) -> Path:
     dest_file.parent.mkdir(parents=True, exist_ok=True)
     if progress is None:
         progress = sys.stderr.isatty()
-    fd, tmp = tempfile.mkstemp(dir=dest_file.parent, prefix=f".{dest_file.name}.",
-                               suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+        with atomic_path(dest_file) as tmp, open(tmp, "wb") as out, \
+                urllib.request.urlopen(url, timeout=timeout) as resp:
             total = resp.headers.get("Content-Length")
             total = int(total) if total and total.isdigit() else None
             got = 0
@@ -63,14 +62,8 @@ def download(url: str, dest_file: Path, *, progress=None, timeout=60.0) -> Path:
                     bar.update(len(chunk))
             if total is not None and got != total:
                 raise OSError(f"connection closed after {got} of {total} bytes")
-        os.chmod(tmp, 0o644)                      # mkstemp creates it owner-only
-        os.replace(tmp, dest_file)
-    except BaseException as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(exc, (urllib.error.URLError, OSError, ValueError)):
-            raise FetchError(f"could not download {url}: {exc}\n{ALTERNATIVE}") from exc
-        raise
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise FetchError(f"could not download {url}: {exc}\n{ALTERNATIVE}") from exc
     return dest_file
 
 

@@ -15,13 +15,14 @@ import math
 import multiprocessing
 import os
 import sys
-import tempfile
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from ..fileio import atomic_path
 
 __all__ = [
     "IMAGE_EXTENSIONS", "TF_CLASS_NAMES", "RESAMPLE_NAMES", "CACHE_FORMAT_VERSION",
@@ -384,23 +385,18 @@ def _read_cache(file: Path, key: str, resolution):
 
 
 def _write_cache(file: Path, key: str, photos: LoadedPhotos) -> bool:
-    """Write atomically (temp file in the same folder + os.replace); drop stale siblings."""
-    tmp = None
+    """Write atomically (:func:`reglab.fileio.atomic_path`); drop stale siblings."""
     try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=".flowers-", suffix=".npz.tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, key=np.array(key), images=photos.images, labels=photos.labels,
-                     class_names=np.array(photos.class_names, dtype=str),
-                     files=np.array(photos.files, dtype=str),
-                     skipped_files=np.array([s[0] for s in photos.skipped], dtype=str),
-                     skipped_reasons=np.array([s[1] for s in photos.skipped], dtype=str))
-        os.replace(tmp, file)
+        with atomic_path(file) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, key=np.array(key), images=photos.images, labels=photos.labels,
+                         class_names=np.array(photos.class_names, dtype=str),
+                         files=np.array(photos.files, dtype=str),
+                         skipped_files=np.array([s[0] for s in photos.skipped], dtype=str),
+                         skipped_reasons=np.array([s[1] for s in photos.skipped], dtype=str))
     except OSError as exc:
         warnings.warn(f"could not write image cache {file} ({exc}); continuing without it",
                       CacheWarning, stacklevel=3)
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
         return False
     prefix = file.name[: file.name.rindex("-") + 1]
     for old in file.parent.glob(prefix + "*.npz"):

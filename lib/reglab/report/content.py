@@ -34,6 +34,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ..experiments import CHAPTER8_RUNS, RunSpec
 from ..profile import Profile
 
@@ -522,6 +524,14 @@ def accuracy_sentences(data: ReportData) -> str:
         if n:
             lines.append(f"- 평가 데이터가 {fmt_int(n)}장이므로 한 장은 정확도 1/{n} ≈ {1 / n:.4f}에 "
                          "해당합니다. 이보다 작은 차이는 한두 장의 차이입니다.")
+            cnn = [e.test_acc for e in data.ok_entries(p, "cnn")]
+            if cnn:
+                q = float(np.mean(cnn))
+                se = float(np.sqrt(q * (1 - q) / n))
+                lines.append(f"- 평가 사진을 뽑는 우연만으로도 정확도 {q:.2f} 근처에서 표준오차는 "
+                             f"√(p(1−p)/n) ≈ {se:.3f}이고, 95 % 구간은 약 ±{1.96 * se:.3f}입니다. "
+                             f"두 모델의 차이가 {1.96 * np.sqrt(2) * se:.3f}보다 작으면 이 한 번의 "
+                             "실행으로는 구별할 수 없습니다 (시드를 바꾼 반복 실험이 필요합니다).")
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 

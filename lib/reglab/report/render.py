@@ -36,6 +36,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..fileio import atomic_path, write_text_atomic
+
 __all__ = ["build_report", "ReportError", "ReportOutputs", "export_html", "print_pdf",
            "page_png", "find_chromium", "tex_to_mathml", "NOTEBOOK", "TEMPLATES_DIR",
            "REPORT_NAME", "PROJECT_ROOT"]
@@ -181,34 +183,6 @@ def export_html(executed_notebook, title: str = REPORT_TITLE) -> str:
 
 
 # ----------------------------------------------------------------------------- files
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-@contextlib.contextmanager
-def _atomic_path(final: Path):
-    """A temporary path next to ``final``; renamed onto it if the block succeeds."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}",
-                               dir=final.parent)
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())        # mkstemp makes 0600; use the usual mode
-        os.replace(tmp, final)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    with _atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
 # ----------------------------------------------------------------------------- PDF / PNG
 def find_chromium() -> str | None:
     """The first Chromium/Chrome on PATH (``$REGLAB_CHROMIUM`` overrides), or None."""
@@ -269,7 +243,7 @@ def print_pdf(html_text: str, pdf_path, chromium: str | None = None,
         if not out.exists() or out.stat().st_size == 0 or out.read_bytes()[:5] != b"%PDF-":
             tail = "\n".join((proc.stderr or "").strip().splitlines()[-8:])
             raise ReportError(f"Chromium wrote no PDF (exit code {proc.returncode}):\n{tail}")
-        with _atomic_path(pdf_path) as dst:
+        with atomic_path(pdf_path) as dst:
             shutil.copyfile(out, dst)
     return pdf_path
 
@@ -289,7 +263,7 @@ def page_png(pdf_path, png_path, resolution: int = 60) -> Path:
         if proc.returncode != 0 or not made.exists():
             raise ReportError(f"pdftoppm failed (exit code {proc.returncode}): "
                               f"{proc.stderr.strip()}")
-        with _atomic_path(png_path) as dst:
+        with atomic_path(png_path) as dst:
             shutil.copyfile(made, dst)
     return png_path
 
@@ -379,13 +353,13 @@ def build_report(runs_dir, out_dir="reports", pdf: bool = True, png: bool = True
                         html=out_dir / f"{REPORT_NAME}.html")
     t0 = time.perf_counter()
     log(f"report: executing {Path(notebook or NOTEBOOK).name} on {runs_dir}")
-    with _atomic_path(out.notebook) as tmp_nb:
+    with atomic_path(out.notebook) as tmp_nb:
         nb = execute_notebook(runs_dir, tmp_nb, profiles=profiles, notebook=notebook)
     out.seconds["execute"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
     html_text = export_html(nb)
-    _write_text_atomic(out.html, html_text)
+    write_text_atomic(out.html, html_text)
     out.seconds["html"] = time.perf_counter() - t1
     log(f"report: wrote {out.html}")
 
