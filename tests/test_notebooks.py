@@ -24,7 +24,7 @@ IDS = [str(p.relative_to(NB_DIR)) for p in NOTEBOOKS]
 
 TRAIN_PARAMETERS = ["name", "hconfigs", "l2_decay", "l1_decay", "profile", "epochs", "batch_size",
                     "learning_rate", "report", "seed", "data_dir", "resolution", "results_dir",
-                    "max_samples", "show_cnt"]
+                    "max_samples", "show_cnt", "profile_changes", "run_id"]
 
 
 def _load(path: Path) -> dict:

@@ -32,7 +32,7 @@ from pathlib import Path
 from . import experiments
 from .experiments import RunSpec
 from .runs import (SCHEMA_VERSION, config_key, is_finished, load_dataset, make_config,
-                   read_result, result_path, write_json_atomic)
+                   read_result, result_path, run_stem, write_json_atomic)
 
 __all__ = ["Task", "Outcome", "PROFILES", "DEFAULT_EPOCHS", "default_notebook", "default_out",
            "select_specs", "plan_runs", "execute_tasks", "run_task", "write_index",
@@ -61,7 +61,8 @@ class Task:
 
     @property
     def name(self) -> str:
-        return self.spec.name
+        """File stem of the run (the model name, or the config's ``run_id``)."""
+        return run_stem(self.config)
 
     @property
     def label(self) -> str:
@@ -76,6 +77,21 @@ class Task:
         """The executed notebook."""
         return self.results_dir / f"{self.name}.ipynb"
 
+    def mark(self, force: bool = False) -> "Task":
+        """Decide ``run`` or ``skip`` from the result already on disk (resume)."""
+        previous = read_result(self.json_path)
+        if force:
+            self.reason = "forced"
+        elif previous is None:
+            self.reason = "new"
+        elif is_finished(self.json_path, self.key):
+            self.action, self.reason = "skip", "finished, same config"
+        elif previous.get("status") != "ok":
+            self.reason = "failed before"
+        else:
+            self.reason = "config changed"
+        return self
+
     def parameters(self) -> dict:
         """The notebook's parameters for this run."""
         c = self.config
@@ -84,11 +100,12 @@ class Task:
                 "batch_size": c["batch_size"], "learning_rate": c["learning_rate"],
                 "report": c["report"], "seed": c["seed"], "data_dir": c["data_dir"],
                 "resolution": c["resolution"], "results_dir": str(self.results_dir),
-                "max_samples": c["max_samples"], "show_cnt": 0}
+                "max_samples": c["max_samples"], "show_cnt": 0,
+                "profile_changes": c.get("profile_changes", {}), "run_id": c.get("run_id", "")}
 
     def cost(self) -> float:
-        """Expected relative cost (the seed report's seconds), to start the longest runs first."""
-        return float(self.spec.seed_report.get("train_secs", 0))
+        """Expected relative cost (the seed report's seconds × epochs), longest runs first."""
+        return float(self.spec.seed_report.get("train_secs", 0)) * self.config["epochs"]
 
 
 @dataclass
@@ -198,19 +215,7 @@ def plan_runs(specs, profiles=PROFILES, *, epochs: int = DEFAULT_EPOCHS, max_sam
                                  seed=seed, resolution=RESOLUTION, max_samples=max_samples,
                                  data_dir=data_path, report=_report_every(epochs))
             key = config_key(config, dataset.fingerprint)
-            task = Task(profile, spec, config, key, out / profile, source)
-            previous = read_result(task.json_path)
-            if force:
-                task.reason = "forced"
-            elif previous is None:
-                task.reason = "new"
-            elif is_finished(task.json_path, key):
-                task.action, task.reason = "skip", "finished, same config"
-            elif previous.get("status") != "ok":
-                task.reason = "failed before"
-            else:
-                task.reason = "config changed"
-            tasks.append(task)
+            tasks.append(Task(profile, spec, config, key, out / profile, source).mark(force))
     return tasks
 
 

@@ -4,7 +4,7 @@ The training notebook (``notebooks/train_model.ipynb``) calls :func:`execute_run
 (``python -m reglab run``) and the report read the files it writes. A run's files, in
 ``results_dir``:
 
-* ``<name>.json`` — the result record (schema below), written last and atomically, so its
+* ``<name>.json`` — the result record (``<run_id>.json`` when the config has a ``run_id``) (schema below), written last and atomically, so its
   presence with ``"status": "ok"`` means the run finished;
 * ``<name>.npz`` — the trained parameters (:meth:`reglab.Model.save`).
 
@@ -39,8 +39,9 @@ from pathlib import Path
 import numpy as np
 
 from .fileio import write_json_atomic
+from .profile import get_profile
 
-__all__ = ["SCHEMA_VERSION", "make_config", "config_key", "load_dataset", "execute_run",
+__all__ = ["SCHEMA_VERSION", "make_config", "run_stem", "run_profile", "config_key", "load_dataset", "execute_run",
            "read_result", "write_json_atomic", "result_path", "is_finished", "Tee"]
 
 SCHEMA_VERSION = 1
@@ -48,19 +49,42 @@ SCHEMA_VERSION = 1
 
 def make_config(name, hconfigs, l2_decay=0.0, l1_decay=0.0, profile="exact", epochs=10,
                 batch_size=10, learning_rate=0.001, seed=1234, resolution=(96, 96),
-                max_samples=0, data_dir=None, report=2) -> dict:
-    """The run's configuration as plain JSON-able data (hconfigs deep-copied)."""
-    return {"name": str(name), "hconfigs": copy.deepcopy(hconfigs), "l2_decay": float(l2_decay),
-            "l1_decay": float(l1_decay), "profile": str(profile), "epochs": int(epochs),
-            "batch_size": int(batch_size), "learning_rate": float(learning_rate),
-            "seed": int(seed), "resolution": [int(r) for r in resolution],
-            "max_samples": int(max_samples), "data_dir": None if data_dir is None else str(data_dir),
-            "report": int(report)}
+                max_samples=0, data_dir=None, report=2, profile_changes=None, run_id="") -> dict:
+    """The run's configuration as plain JSON-able data (hconfigs deep-copied).
+
+    ``profile_changes`` (e.g. ``{"input_scale": 1/255}``) flips fields of the named profile for
+    an ablation; ``run_id`` names the result files when several runs share a model name (the
+    study's seeds and switches). Both are stored only when given, so plain runs keep their keys.
+    """
+    config = {"name": str(name), "hconfigs": copy.deepcopy(hconfigs), "l2_decay": float(l2_decay),
+              "l1_decay": float(l1_decay), "profile": str(profile), "epochs": int(epochs),
+              "batch_size": int(batch_size), "learning_rate": float(learning_rate),
+              "seed": int(seed), "resolution": [int(r) for r in resolution],
+              "max_samples": int(max_samples),
+              "data_dir": None if data_dir is None else str(data_dir), "report": int(report)}
+    if profile_changes:
+        get_profile(profile).replace(**profile_changes)          # fail early on a bad field
+        config["profile_changes"] = dict(sorted(profile_changes.items()))
+    if run_id:
+        config["run_id"] = str(run_id)
+    return config
+
+
+def run_stem(config: dict) -> str:
+    """File stem of a run's results: ``run_id`` if given, else the model name."""
+    return config.get("run_id") or config["name"]
+
+
+def run_profile(config: dict):
+    """The :class:`~reglab.profile.Profile` of a run: the named one with ``profile_changes``."""
+    changes = config.get("profile_changes")
+    base = get_profile(config["profile"])
+    return base.replace(**changes) if changes else base
 
 
 def config_key(config: dict, data_fingerprint: str = "") -> str:
     """A short hash of the config (minus the data path and print interval) and the data."""
-    keyed = {k: v for k, v in config.items() if k not in ("data_dir", "report")}
+    keyed = {k: v for k, v in config.items() if k not in ("data_dir", "report", "run_id")}
     blob = json.dumps(keyed, sort_keys=True) + "|" + data_fingerprint
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -149,7 +173,7 @@ def execute_run(config: dict, results_dir, dataset=None, show_cnt: int = 0):
     fingerprint = getattr(dataset, "fingerprint", "") or str(dataset)
     key = config_key(config, fingerprint)
     model = Model(config["name"], dataset, config["hconfigs"], l2_decay=config["l2_decay"],
-                  l1_decay=config["l1_decay"], profile=config["profile"], seed=config["seed"])
+                  l1_decay=config["l1_decay"], profile=run_profile(config), seed=config["seed"])
     log = io.StringIO()
     with contextlib.redirect_stdout(Tee(sys.stdout, log)):
         t0 = time.time()
@@ -164,7 +188,7 @@ def execute_run(config: dict, results_dir, dataset=None, show_cnt: int = 0):
         near = model.near_zero_count()
         from .display import near_zero_line
         print(near_zero_line(near, model.store.n_decay))
-    params_file = f"{config['name']}.npz"
+    params_file = f"{run_stem(config)}.npz"
     model.save(results_dir / params_file)
     result = {
         "schema": SCHEMA_VERSION, "status": "ok", "name": config["name"],
@@ -184,5 +208,5 @@ def execute_run(config: dict, results_dir, dataset=None, show_cnt: int = 0):
                      "python": platform.python_version()},
         "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    write_json_atomic(result_path(results_dir, config["name"]), result)
+    write_json_atomic(result_path(results_dir, run_stem(config)), result)
     return model, result
