@@ -2,8 +2,8 @@
 
 Each subcommand lives in its own module with an ``add_<name>_parser(subparsers)`` function that
 registers it and sets ``func`` (called with the parsed namespace, returns an exit code):
-``data`` (reglab.data.cli), ``run`` (reglab.runner) and, when that module exists, ``report``
-(reglab.report.cli).
+``data`` (reglab.data.cli), ``run`` (reglab.runner), ``report`` (reglab.report.cli) and
+``study`` (reglab.study).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ SUBCOMMANDS = [
     ("reglab.data.cli", "add_data_parser"),
     ("reglab.runner", "add_run_parser"),
     ("reglab.report.cli", "add_report_parser"),
+    ("reglab.study", "add_study_parser"),
 ]
 
 

@@ -1,0 +1,217 @@
+"""``python -m reglab study``: the chapter's questions answered with repeated runs.
+
+Three studies, each a set of executed training notebooks run through the same runner as
+``python -m reglab run`` (parallel, resumable, failures recorded) into ``reports/study/``:
+
+* **seeds** — the seven runs with 5 seeds (``SEEDS``) in both profiles, 10 epochs:
+  ``seeds/<profile>/<name>__seed<k>.json``. The spread of test accuracy and of the final
+  train/validation gap tells which differences one run can resolve.
+* **long** — the seven runs at 40 epochs in the exact profile with 3 seeds:
+  ``long/exact/<name>__seed<k>.json``. Where validation loss turns up, and whether the
+  regularized models overtake the plain ones with more epochs (the seed report's hypothesis).
+* **ablation** — from the book profile, one switch flipped at a time (``ABLATIONS``), for the
+  models the switch affects, seed 1234: ``ablation/book/<name>__<switch>.json``. Compared with
+  the book-profile runs of the seeds study (same seed 1234), it shows which quirk causes what.
+
+Order: the ablation first (short), then the seeds, then the long runs, so an interrupted study
+still has its cheapest answers; a rerun skips what is finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import experiments
+from .runs import config_key, load_dataset, make_config
+from .runner import (RESOLUTION, Task, _secs, default_notebook, execute_tasks, _default_jobs,
+                     _report_every)
+
+__all__ = ["SEEDS", "LONG_SEEDS", "LONG_EPOCHS", "ABLATIONS", "Ablation", "STUDIES",
+           "default_study_out", "plan_study", "reuse_finished", "add_study_parser",
+           "study_command"]
+
+SEEDS = (1234, 1, 2, 3, 4)          # 1234 is the seed of the chapter's runs
+LONG_SEEDS = (1234, 1, 2)
+LONG_EPOCHS = 40
+STUDIES = ("ablation", "seeds", "long")
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """One switch: the profile fields it flips away from the book and the runs it can affect."""
+
+    key: str
+    errata: str
+    label: str                       # Korean, for the report
+    changes: dict
+    runs: tuple
+
+    def specs(self):
+        return [experiments.get_run(n) for n in self.runs]
+
+
+_ALL = tuple(r.name for r in experiments.CHAPTER8_RUNS)
+ABLATIONS = (
+    Ablation("input_scale", "E8", "입력 0–1 정규화 (/255)", {"input_scale": 1 / 255}, _ALL),
+    Ablation("decay", "E1/E2/E3", "λ를 곱한 비용과 Adam 앞의 감쇠 기울기",
+             {"reg_cost_scaled": True, "decay_placement": "gradient"},
+             ("flowers_model_2", "flowers_model_3")),
+    Ablation("bn_backward", "E4", "완전한 배치 정규화 역전파와 Adam으로 갱신하는 scale/shift",
+             {"bn_backward": "full", "bn_affine_update": "optimizer"}, ("flowers_cnn_4",)),
+    Ablation("bn_running", "E5", "수렴하는 이동 통계 (momentum 0.9, 불편 분산, ε=1e-5)",
+             {"bn_exp_ratio": 0.1, "bn_running_var": "unbiased", "bn_epsilon": 1e-5},
+             ("flowers_cnn_4",)),
+    Ablation("noise_decision", "E7", "잡음 여부를 샘플마다 결정", {"noise_decision": "sample"},
+             ("flowers_cnn_3",)),
+    Ablation("validation", "E9", "검증 데이터 전체로 검증", {"validation_samples": 0},
+             ("flowers_model_1", "flowers_cnn_1", "flowers_cnn_4")),
+)
+
+
+def default_study_out() -> Path:
+    from .data.images import project_root
+    return (project_root() or Path.cwd()) / "reports" / "study"
+
+
+def _variants(studies):
+    """(study, spec, profile, seed, epochs, changes, run_id) for every run of the studies."""
+    out = []
+    for study in STUDIES:
+        if study not in studies:
+            continue
+        if study == "ablation":
+            for ab in ABLATIONS:
+                for spec in ab.specs():
+                    out.append((study, spec, "book", 1234, 10, ab.changes,
+                                f"{spec.name}__{ab.key}"))
+        elif study == "seeds":
+            for seed in SEEDS:
+                for profile in ("book", "exact"):
+                    for spec in experiments.CHAPTER8_RUNS:
+                        out.append((study, spec, profile, seed, 10, None,
+                                    f"{spec.name}__seed{seed}"))
+        elif study == "long":
+            for seed in LONG_SEEDS:
+                for spec in experiments.CHAPTER8_RUNS:
+                    out.append((study, spec, "exact", seed, LONG_EPOCHS, None,
+                                f"{spec.name}__seed{seed}"))
+    return out
+
+
+def plan_study(studies=STUDIES, out=None, data_dir=None, max_samples=0, epochs_scale=1.0,
+               force=False, notebook=None, dataset=None) -> list[Task]:
+    """Tasks for the chosen studies, each marked ``run`` or ``skip`` (resume).
+
+    ``epochs_scale`` shrinks every run's epochs (at least 1) for quick tests of the machinery.
+    """
+    from .nbtools import resolve_data_dir
+
+    unknown = set(studies) - set(STUDIES)
+    if unknown:
+        raise ValueError(f"unknown study {sorted(unknown)}; known: {', '.join(STUDIES)}")
+    out = Path(out if out is not None else default_study_out()).absolute()
+    source = Path(notebook if notebook is not None else default_notebook()).absolute()
+    if dataset is None:
+        dataset = load_dataset(make_config("probe", [], resolution=RESOLUTION,
+                                           max_samples=max_samples,
+                                           data_dir=resolve_data_dir(data_dir)))
+    data_path = str(Path(dataset.path).absolute())
+    tasks = []
+    for study, spec, profile, seed, epochs, changes, run_id in _variants(studies):
+        epochs = max(1, round(epochs * epochs_scale))
+        config = make_config(**spec.model_kwargs(), profile=profile, epochs=epochs, seed=seed,
+                             resolution=RESOLUTION, max_samples=max_samples, data_dir=data_path,
+                             report=_report_every(epochs), profile_changes=changes,
+                             run_id=run_id)
+        key = config_key(config, dataset.fingerprint)
+        tasks.append(Task(profile, spec, config, key, out / study / profile, source).mark(force))
+    return tasks
+
+
+def reuse_finished(tasks, runs_out=None) -> int:
+    """Copy finished chapter runs (``reports/runs/<profile>/<name>.json``) with the same key
+    into the study instead of running them again (seed 1234 at 10 epochs is both a chapter run
+    and a study run). Returns how many tasks were satisfied that way."""
+    from .fileio import write_json_atomic
+    from .runner import default_out
+    from .runs import is_finished, read_result, result_path
+
+    runs_out = Path(runs_out if runs_out is not None else default_out())
+    n = 0
+    for t in tasks:
+        if t.action != "run":
+            continue
+        src = result_path(runs_out / t.profile, t.spec.name)
+        if is_finished(src, t.key):
+            rec = read_result(src)
+            rec["config"] = t.config
+            rec["reused_from"] = str(src)
+            write_json_atomic(t.json_path, rec)
+            t.action, t.reason = "skip", f"same run as {src}"
+            n += 1
+    return n
+
+
+def add_study_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "study", help="repeated runs: seeds, 40 epochs, one-switch ablation of the book quirks",
+        description=__doc__.split("\n\n")[1] if __doc__ else None)
+    p.add_argument("--only", default=",".join(STUDIES), metavar="STUDY[,STUDY]",
+                   help=f"which studies (default: all: {', '.join(STUDIES)})")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help=f"notebooks in parallel (default: number of cores, {_default_jobs()})")
+    p.add_argument("--force", action="store_true", help="rerun finished runs too")
+    p.add_argument("--data-dir", default=None, metavar="PATH",
+                   help="photo folder (default: $FLOWERS_DIR, then data/flowers)")
+    p.add_argument("--max-samples", type=int, default=0, metavar="N",
+                   help="class-stratified subset of N photos (quick tests)")
+    p.add_argument("--epochs-scale", type=float, default=1.0, metavar="F",
+                   help="multiply every run's epochs by F (quick tests; default 1)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="results folder (default: reports/study under the project root)")
+    p.add_argument("--no-progress", action="store_true", help="no overall progress bar")
+    p.set_defaults(func=study_command)
+    return p
+
+
+def study_command(args) -> int:
+    """Plan and execute the studies; prints the wall time; 1 if any run failed."""
+    from .nbtools import ensure_kernel
+
+    t0 = time.perf_counter()
+    studies = [s.strip() for s in args.only.split(",") if s.strip()]
+    try:
+        tasks = plan_study(studies, out=args.out, data_dir=args.data_dir,
+                           max_samples=args.max_samples, epochs_scale=args.epochs_scale,
+                           force=args.force)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    ensure_kernel()
+    reused = 0 if args.force else reuse_finished(tasks)
+    n_run = sum(t.action == "run" for t in tasks)
+    if reused:
+        print(f"  {reused} runs reused from the chapter's runs (same config and data)")
+    print(f"reglab study: {', '.join(studies)}: {len(tasks)} runs, {n_run} to execute "
+          f"({len(tasks) - n_run} finished before)")
+    sys.stdout.flush()
+    code = 0
+    outcomes = []
+    try:
+        # keep the planned order (ablation, seeds, long) rather than longest-first
+        for study in STUDIES:
+            part = [t for t in tasks if t.results_dir.parent.name == study]
+            if part:
+                outcomes += execute_tasks(part, jobs=args.jobs or _default_jobs(),
+                                          progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        code = 130
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("ok", "skipped", "failed")}
+    print(f"study done: {counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} "
+          f"failed in {_secs(time.perf_counter() - t0)} (wall)")
+    return code or (1 if counts["failed"] else 0)
