@@ -33,13 +33,15 @@ endif
 
 REPORT_TODO_MSG := 보고서 생성(report)은 아직 구현되지 않았습니다 — issue \#3 / the report is not built yet (issue \#3)
 
-.PHONY: help setup test report data lab bench clean
+.PHONY: help setup test report study data lab bench clean
 
 help:
 	@echo "reglab — 8장 정규화 / chapter 8 regularization"
 	@echo ""
 	@echo "  make report   설정+데이터+실행+보고서 → reports/chapter8_report.html/.pdf"
 	@echo "                (set-up, photos if missing, runs, report)"
+	@echo "  make study    반복 실험+보고서 → reports/study_report.html/.pdf"
+	@echo "                (python -m reglab study: seeds, 40 epochs, ablation; resumable)"
 	@echo "  make test     설정+테스트 (set-up, then pytest; PYTEST_ARGS=... adds arguments)"
 	@echo "  make data     사진 받기 (python -m reglab data fetch → data/flowers)"
 	@echo "  make lab      JupyterLab on notebooks/"
@@ -90,6 +92,12 @@ report: $(STAMP)
 	fi
 	$(VPY) -m reglab run
 	$(VPY) -m reglab report
+
+# --- study --------------------------------------------------------------------
+# Repeated runs (resumable: finished runs are skipped), then the study report.
+study: $(STAMP)
+	$(VPY) -m reglab study
+	$(VPY) -m reglab report --study
 
 # --- other targets ------------------------------------------------------------
 data: $(STAMP)

@@ -1,5 +1,8 @@
 """Command line for the report: ``python -m reglab report [--runs-dir DIR] [--out DIR] [--no-pdf]``.
 
+``--study`` renders the study report (``notebooks/study_report.ipynb`` on ``reports/study``,
+written by ``python -m reglab study``) into ``study_report.html/.pdf/_page1.png`` instead.
+
 Also runs standalone: ``python -m reglab.report.cli [options]``.
 """
 
@@ -21,11 +24,17 @@ def run_report(args) -> int:
     """Build the report from parsed arguments; returns the exit code (0 ok, 1 failed)."""
     from .render import ReportError, build_report
 
-    runs_dir = Path(args.runs_dir) if args.runs_dir else _project_path("reports", "runs")
+    study = getattr(args, "study", False)
+    default_runs = ("reports", "study") if study else ("reports", "runs")
+    runs_dir = Path(args.runs_dir) if args.runs_dir else _project_path(*default_runs)
     out_dir = Path(args.out) if args.out else _project_path("reports")
     try:
-        out = build_report(runs_dir, out_dir, pdf=not args.no_pdf, png=not args.no_pdf,
-                           profiles=args.profiles)
+        if study:
+            from .study_content import build_study_report
+            out = build_study_report(runs_dir, out_dir, pdf=not args.no_pdf, png=not args.no_pdf)
+        else:
+            out = build_report(runs_dir, out_dir, pdf=not args.no_pdf, png=not args.no_pdf,
+                               profiles=args.profiles)
     except ReportError as exc:
         print(f"보고서를 만들지 못했습니다 / report failed: {exc}", file=sys.stderr)
         return 1
@@ -49,13 +58,16 @@ def add_report_parser(subparsers) -> argparse.ArgumentParser:
 def add_report_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs-dir", default=None,
                    help="results folder holding <profile>/<name>.json "
-                        "(default: the project's reports/runs)")
+                        "(default: the project's reports/runs; with --study reports/study)")
     p.add_argument("--out", default=None,
                    help="output folder (default: the project's reports/)")
     p.add_argument("--no-pdf", action="store_true",
                    help="HTML only: no PDF and no PNG of page 1")
     p.add_argument("--profiles", nargs="+", default=None, metavar="PROFILE",
                    help="profiles to include (default: the notebook's, book exact)")
+    p.add_argument("--study", action="store_true",
+                   help="render the study report (seeds, 40 epochs, ablation) from the results "
+                        "of `python -m reglab study` into study_report.html/.pdf")
 
 
 def main(argv=None) -> int:

@@ -288,8 +288,10 @@ def _quiet_kernel_manager():
 
 
 def execute_notebook(runs_dir, output_path, profiles=None, notebook=None,
-                     timeout: float = 900):
+                     timeout: float = 900, param: str = "runs_dir"):
     """Run the report notebook with papermill; returns the executed NotebookNode.
+
+    ``runs_dir`` is passed as the notebook parameter named ``param`` (an absolute path).
 
     Raises
     ------
@@ -301,7 +303,7 @@ def execute_notebook(runs_dir, output_path, profiles=None, notebook=None,
     notebook = Path(notebook or NOTEBOOK)
     if not notebook.exists():
         raise ReportError(f"report notebook not found: {notebook}")
-    params = {"runs_dir": str(Path(runs_dir).resolve())}
+    params = {param: str(Path(runs_dir).resolve())}
     if profiles is not None:
         params["profiles"] = list(profiles)
     kwargs = {}
@@ -327,13 +329,18 @@ def execute_notebook(runs_dir, output_path, profiles=None, notebook=None,
 
 # ----------------------------------------------------------------------------- build
 def build_report(runs_dir, out_dir="reports", pdf: bool = True, png: bool = True,
-                 profiles=None, notebook=None, log=None) -> ReportOutputs:
+                 profiles=None, notebook=None, log=None, name: str = REPORT_NAME,
+                 title: str = REPORT_TITLE, param: str = "runs_dir") -> ReportOutputs:
     """Execute the report notebook on ``runs_dir`` and write the report into ``out_dir``.
 
     Writes ``chapter8_report.ipynb`` (executed) and ``chapter8_report.html``; with ``pdf`` and
     Chromium on PATH also ``chapter8_report.pdf``, and with ``png`` (and pdftoppm)
     ``chapter8_report_page1.png``. Without Chromium only the HTML is written and a message says
     so. ``log`` (default: print to stderr) receives progress messages.
+
+    Another report notebook (``notebook``) is rendered the same way under the file stem
+    ``name`` with the HTML ``title``; its results folder is passed as the parameter ``param``
+    (the study report: :func:`reglab.report.study_content.build_study_report`).
 
     Raises
     ------
@@ -349,16 +356,16 @@ def build_report(runs_dir, out_dir="reports", pdf: bool = True, png: bool = True
     if not runs_dir.is_dir():
         log(f"warning: results folder {runs_dir} does not exist; the report will say "
             "\"결과 없음\" for every run")
-    out = ReportOutputs(notebook=out_dir / f"{REPORT_NAME}.ipynb",
-                        html=out_dir / f"{REPORT_NAME}.html")
+    out = ReportOutputs(notebook=out_dir / f"{name}.ipynb", html=out_dir / f"{name}.html")
     t0 = time.perf_counter()
     log(f"report: executing {Path(notebook or NOTEBOOK).name} on {runs_dir}")
     with atomic_path(out.notebook) as tmp_nb:
-        nb = execute_notebook(runs_dir, tmp_nb, profiles=profiles, notebook=notebook)
+        nb = execute_notebook(runs_dir, tmp_nb, profiles=profiles, notebook=notebook,
+                              param=param)
     out.seconds["execute"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    html_text = export_html(nb)
+    html_text = export_html(nb, title)
     write_text_atomic(out.html, html_text)
     out.seconds["html"] = time.perf_counter() - t1
     log(f"report: wrote {out.html}")
@@ -373,7 +380,7 @@ def build_report(runs_dir, out_dir="reports", pdf: bool = True, png: bool = True
             log(msg)
         else:
             t2 = time.perf_counter()
-            out.pdf = print_pdf(html_text, out_dir / f"{REPORT_NAME}.pdf", chromium)
+            out.pdf = print_pdf(html_text, out_dir / f"{name}.pdf", chromium)
             out.seconds["pdf"] = time.perf_counter() - t2
             log(f"report: wrote {out.pdf}")
             if png:
@@ -382,7 +389,7 @@ def build_report(runs_dir, out_dir="reports", pdf: bool = True, png: bool = True
                     out.messages.append(msg)
                     log(msg)
                 else:
-                    out.png = page_png(out.pdf, out_dir / f"{REPORT_NAME}_page1.png")
+                    out.png = page_png(out.pdf, out_dir / f"{name}_page1.png")
                     log(f"report: wrote {out.png}")
     out.seconds["total"] = time.perf_counter() - t0
     return out
