@@ -27,8 +27,6 @@ import contextlib
 import copy
 import io
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -58,26 +56,9 @@ def class_synthetic_dir(root=None) -> Path:
     ``~/.cache/reglab``) as ``class-synthetic-v1/flowers``; it is written into a temporary folder
     and renamed into place, so two notebooks starting together never see half a set.
     """
-    from .data import make_synthetic_flowers
-    from .data.images import default_cache_dir
-
-    base = Path(root) if root is not None else default_cache_dir()
-    final = base / f"class-synthetic-v{_CLASS_SYNTHETIC_VERSION}"
-    if (final / "flowers").is_dir():
-        return final / "flowers"
-    base.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".class-synthetic-", dir=base))
-    try:
-        make_synthetic_flowers(tmp / "flowers", n_per_class=CLASS_SYNTHETIC_PER_CLASS,
-                               size=(40, 48), seed=1)
-        try:
-            os.rename(tmp, final)
-        except OSError:                      # another process was faster
-            if not (final / "flowers").is_dir():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return final / "flowers"
+    from .data.synthetic import cached_synthetic_flowers
+    return cached_synthetic_flowers(f"class-synthetic-v{_CLASS_SYNTHETIC_VERSION}",
+                                    CLASS_SYNTHETIC_PER_CLASS, seed=1, root=root)
 
 
 def find_photo_dir(data_dir=None) -> tuple[Path | None, str]:

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 __all__ = ["KERNEL_NAME", "SYNTHETIC", "synthetic_flowers_dir", "resolve_data_dir",
@@ -43,26 +41,9 @@ def synthetic_flowers_dir(root=None) -> Path:
     ``~/.cache/reglab``), as ``synthetic-flowers-v1/flowers``. It is written into a temporary
     folder and renamed into place, so concurrent notebooks never see a half-written set.
     """
-    from .data import make_synthetic_flowers
-    from .data.images import default_cache_dir
-
-    base = Path(root) if root is not None else default_cache_dir()
-    final = base / f"synthetic-flowers-v{_SYNTHETIC_VERSION}"
-    if (final / "flowers").is_dir():
-        return final / "flowers"
-    base.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".synthetic-", dir=base))
-    try:
-        make_synthetic_flowers(tmp / "flowers", n_per_class=SYNTHETIC_PER_CLASS, size=(40, 48),
-                               seed=0)
-        try:
-            os.rename(tmp, final)
-        except OSError:                      # another process was faster
-            if not (final / "flowers").is_dir():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return final / "flowers"
+    from .data.synthetic import cached_synthetic_flowers
+    return cached_synthetic_flowers(f"synthetic-flowers-v{_SYNTHETIC_VERSION}",
+                                    SYNTHETIC_PER_CLASS, seed=0, root=root)
 
 
 def resolve_data_dir(value) -> str | None:

@@ -113,3 +113,36 @@ def make_synthetic_flowers(path, n_per_class=20, size=(40, 48), classes=DEFAULT_
         (root / "_docs").mkdir(exist_ok=True)
         (root / "_docs" / "about.txt").write_text("a folder without images\n")
     return root
+
+
+def cached_synthetic_flowers(name: str, n_per_class: int, seed: int, root=None,
+                             size=(40, 48)) -> Path:
+    """A synthetic photo folder made once in the image cache and reused: ``<root>/<name>/flowers``.
+
+    ``root`` defaults to the image cache folder (``$REGLAB_CACHE_DIR`` or ``~/.cache/reglab``).
+    The set is written into a temporary folder and renamed into place, so notebooks starting
+    together never see half a set; ``name`` should carry a version (change it when the recipe
+    changes).
+    """
+    import os
+    import shutil
+    import tempfile
+
+    from .images import default_cache_dir
+
+    base = Path(root) if root is not None else default_cache_dir()
+    final = base / name
+    if (final / "flowers").is_dir():
+        return final / "flowers"
+    base.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=base))
+    try:
+        make_synthetic_flowers(tmp / "flowers", n_per_class=n_per_class, size=size, seed=seed)
+        try:
+            os.rename(tmp, final)
+        except OSError:                      # another process was faster
+            if not (final / "flowers").is_dir():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final / "flowers"
