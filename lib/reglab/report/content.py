@@ -479,14 +479,19 @@ def best_model_sentence(data: ReportData, profile: str, family: str) -> str:
             f"모두 {fmt_acc(best)}입니다: {names}.")
 
 
+def technique_pairs(data: ReportData, profile: str):
+    """``(spec, baseline name, entry, baseline entry)`` for every technique run in ``profile``."""
+    for spec in data.runs():
+        base_name = BASELINES[spec.family]
+        if spec.name != base_name:
+            yield (spec, base_name, data.entry(profile, spec.name),
+                   data.entry(profile, base_name))
+
+
 def technique_effect_sentences(data: ReportData, profile: str) -> list[str]:
     """One bullet per technique: higher, lower or equal test accuracy than its baseline."""
     out = []
-    for spec in data.runs():
-        base_name = BASELINES[spec.family]
-        if spec.name == base_name:
-            continue
-        e, b = data.entry(profile, spec.name), data.entry(profile, base_name)
+    for spec, base_name, e, b in technique_pairs(data, profile):
         head = f"**{spec.technique}** ({spec.name})"
         if not e.ok or not b.ok:
             missing = ", ".join(x.name for x in (e, b) if not x.ok)
@@ -595,11 +600,7 @@ def near_zero_sentences(data: ReportData) -> str:
 def overhead_rows(data: ReportData, profile: str) -> list[dict]:
     """Train time of each technique against its baseline in ``profile`` (finished pairs only)."""
     out = []
-    for spec in data.runs():
-        base_name = BASELINES[spec.family]
-        if spec.name == base_name:
-            continue
-        e, b = data.entry(profile, spec.name), data.entry(profile, base_name)
+    for spec, base_name, e, b in technique_pairs(data, profile):
         if e.ok and b.ok:
             d = e.train_seconds - b.train_seconds
             out.append({"name": spec.name, "technique": spec.technique, "baseline": base_name,
