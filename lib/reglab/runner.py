@@ -25,7 +25,6 @@ import datetime as _dt
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -260,11 +259,6 @@ def run_task(task: Task, timeout: float | None = None) -> Outcome:
                    train_seconds=rec.get("train_seconds"), wall_seconds=wall)
 
 
-def _worker_init() -> None:
-    from .nbtools import single_thread_env
-    os.environ.update(single_thread_env())
-
-
 def _default_jobs() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -273,28 +267,35 @@ def _default_jobs() -> int:
 
 
 def execute_tasks(tasks, jobs: int | None = None, progress: bool = True, stream=None,
-                  timeout: float | None = None) -> list[Outcome]:
-    """Run the ``run`` tasks in a pool of ``jobs`` processes; skip the others.
+                  timeout: float | None = None, executor=None,
+                  scheduler: str | None = None) -> list[Outcome]:
+    """Run the ``run`` tasks; skip the others.
 
-    Prints one line per finished task to ``stream`` (default stdout) and, if ``progress``, an
-    overall tqdm bar on stderr. Returns the outcomes in the order of ``tasks``.
+    Where they run: ``executor`` (a :mod:`reglab.executors` executor, left open), else a Dask
+    cluster if ``scheduler`` (``tcp://HOST:PORT``) is given, else a local pool of ``jobs``
+    processes. Prints one line per finished task (and the cluster's notes) to ``stream``
+    (default stdout) and, if ``progress``, an overall tqdm bar on stderr. Returns the outcomes
+    in the order of ``tasks``.
     """
-    import multiprocessing
-
     from tqdm import tqdm
 
+    from .executors import make_executor
+
     stream = stream if stream is not None else sys.stdout
-    jobs = max(1, int(jobs or _default_jobs()))
     results: dict[int, Outcome] = {}
     bar = tqdm(total=len(tasks), desc="runs", unit="run", file=sys.stderr,
                disable=not progress or not tasks, dynamic_ncols=True)
 
+    def note(msg):
+        tqdm.write(msg, file=stream)
+        stream.flush()
+
     def done(i, outcome):
         results[i] = outcome
-        tqdm.write(outcome.line(), file=stream)
-        stream.flush()
+        note(outcome.line())
         bar.update(1)
 
+    own = None
     try:
         for i, t in enumerate(tasks):
             if t.action == "skip":
@@ -302,22 +303,13 @@ def execute_tasks(tasks, jobs: int | None = None, progress: bool = True, stream=
         todo = sorted((i for i, t in enumerate(tasks) if t.action != "skip"),
                       key=lambda i: -tasks[i].cost())
         if todo:
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=ctx,
-                                     initializer=_worker_init) as pool:
-                futures = {pool.submit(run_task, tasks[i], timeout): i for i in todo}
-                try:
-                    for fut in as_completed(futures):
-                        i = futures[fut]
-                        try:
-                            outcome = fut.result()
-                        except Exception as exc:              # noqa: BLE001 — worker died
-                            outcome = _fail(tasks[i], f"{type(exc).__name__}: {exc}", None)
-                        done(i, outcome)
-                except BaseException:
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    raise
+            if executor is None:
+                executor = own = make_executor(scheduler, jobs=jobs)
+            for i, outcome in executor.run([(i, tasks[i]) for i in todo], timeout, note):
+                done(i, outcome)
     finally:
+        if own is not None:
+            own.close()
         bar.close()
     return [results[i] for i in sorted(results)]
 
@@ -401,6 +393,8 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=None, metavar="SECS",
                    help="per-cell timeout of the notebooks (default: none)")
     p.add_argument("--no-progress", action="store_true", help="no overall progress bar")
+    from .executors import add_executor_arguments
+    add_executor_arguments(p)
     p.set_defaults(func=run_command)
     return p
 
@@ -417,9 +411,14 @@ def run_command(args) -> int:
     tasks = plan_runs(specs, profiles, epochs=args.epochs, max_samples=args.max_samples,
                       data_dir=args.data_dir, out=out, seed=args.seed, force=args.force)
     n_run = sum(t.action == "run" for t in tasks)
-    jobs = args.jobs or _default_jobs()
+    from .executors import executor_from_args
+    try:
+        executor = executor_from_args(args, n_run)
+    except (RuntimeError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"reglab run: {len(tasks)} runs ({', '.join(profiles)}; {args.epochs} epochs), "
-          f"{n_run} to execute with {min(jobs, max(n_run, 1))} job(s)")
+          f"{n_run} to execute {executor.describe(n_run)}")
     if tasks:
         print(f"  photos: {tasks[0].config['data_dir']}")
     print(f"  output: {out}")
@@ -427,8 +426,9 @@ def run_command(args) -> int:
     outcomes: list[Outcome] = []
     code = 0
     try:
-        outcomes = execute_tasks(tasks, jobs=jobs, progress=not args.no_progress,
-                                 timeout=args.timeout)
+        with executor:
+            outcomes = execute_tasks(tasks, progress=not args.no_progress,
+                                     timeout=args.timeout, executor=executor)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         code = 130

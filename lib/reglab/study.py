@@ -174,6 +174,8 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, metavar="DIR",
                    help="results folder (default: reports/study under the project root)")
     p.add_argument("--no-progress", action="store_true", help="no overall progress bar")
+    from .executors import add_executor_arguments
+    add_executor_arguments(p)
     p.set_defaults(func=study_command)
     return p
 
@@ -196,18 +198,25 @@ def study_command(args) -> int:
     n_run = sum(t.action == "run" for t in tasks)
     if reused:
         print(f"  {reused} runs reused from the chapter's runs (same config and data)")
+    from .executors import executor_from_args
+    try:
+        executor = executor_from_args(args, n_run)
+    except (RuntimeError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"reglab study: {', '.join(studies)}: {len(tasks)} runs, {n_run} to execute "
-          f"({len(tasks) - n_run} finished before)")
+          f"({len(tasks) - n_run} finished before) {executor.describe(n_run)}")
     sys.stdout.flush()
     code = 0
     outcomes = []
     try:
         # keep the planned order (ablation, seeds, long) rather than longest-first
-        for study in STUDIES:
-            part = [t for t in tasks if t.results_dir.parent.name == study]
-            if part:
-                outcomes += execute_tasks(part, jobs=args.jobs or _default_jobs(),
-                                          progress=not args.no_progress)
+        with executor:
+            for study in STUDIES:
+                part = [t for t in tasks if t.results_dir.parent.name == study]
+                if part:
+                    outcomes += execute_tasks(part, progress=not args.no_progress,
+                                              executor=executor)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         code = 130
