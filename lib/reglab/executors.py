@@ -43,6 +43,7 @@ import os
 import queue
 import socket
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -284,7 +285,6 @@ class DaskExecutor:
     # -- running -----------------------------------------------------------------------------
     def run(self, items, timeout=None, note=None):
         """Submit every ``(index, task)``; yield ``(index, Outcome)`` as runs come back."""
-        distributed = _import_distributed()
         note = note or (lambda msg: print(msg, file=sys.stderr))
         items = list(items)
         if not items:
@@ -302,20 +302,19 @@ class DaskExecutor:
                                      retries=self.retries, priority=len(items) - rank,
                                      pure=False)
             futures[fut.key] = (i, task, fut)
-        pending = {f for _, _, f in futures.values()}
+        pending = [f for _, _, f in futures.values()]
         deaths: dict[str, int] = {}
         try:
             while pending:
-                try:
-                    done, pending = distributed.wait(pending, timeout=0.5,
-                                                     return_when="FIRST_COMPLETED")
-                except TimeoutError:
-                    done = set()
+                done = [f for f in pending if f.done()]
+                pending = [f for f in pending if not f.done()] if done else pending
                 self._report_events(futures, deaths, note)
                 for fut in done:
                     i, task, _ = futures[fut.key]
                     yield i, self._collect(fut, task, deaths.get(fut.key, 0))
                     fut.release()
+                if not done:
+                    time.sleep(0.2)
             self._report_events(futures, deaths, note)
         except BaseException:
             self.client.cancel(list(pending))
