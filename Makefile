@@ -33,7 +33,7 @@ endif
 
 REPORT_TODO_MSG := 보고서 생성(report)은 아직 구현되지 않았습니다 — issue \#3 / the report is not built yet (issue \#3)
 
-.PHONY: help setup test report study data lab bench clean
+.PHONY: help setup test report study cluster-demo data lab bench clean
 
 help:
 	@echo "reglab — 8장 정규화 / chapter 8 regularization"
@@ -42,6 +42,8 @@ help:
 	@echo "                (set-up, photos if missing, runs, report)"
 	@echo "  make study    반복 실험+보고서 → reports/study_report.html/.pdf"
 	@echo "                (python -m reglab study: seeds, 40 epochs, ablation; resumable)"
+	@echo "  make cluster-demo  Dask 스케줄러+워커 2개(127.0.0.1)로 작은 study 실행 후 정리"
+	@echo "                (local Dask scheduler + two workers, a small study through them, stop)"
 	@echo "  make test     설정+테스트 (set-up, then pytest; PYTEST_ARGS=... adds arguments)"
 	@echo "  make data     사진 받기 (python -m reglab data fetch → data/flowers)"
 	@echo "  make lab      JupyterLab on notebooks/"
@@ -98,6 +100,12 @@ report: $(STAMP)
 study: $(STAMP)
 	$(VPY) -m reglab study
 	$(VPY) -m reglab report --study
+
+# --- cluster demo -------------------------------------------------------------
+# A scheduler and two workers on 127.0.0.1, a small study through them (--scheduler), then
+# stopped, also on failure. DEMO_ARGS=... changes the study, DEMO_OUT=... keeps the results.
+cluster-demo: $(STAMP)
+	VPY=$(VPY) bash tools/cluster-demo.sh
 
 # --- other targets ------------------------------------------------------------
 data: $(STAMP)
