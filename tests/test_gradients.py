@@ -299,6 +299,54 @@ def test_whole_network_with_every_layer_kind():
     _network_check(model, ds, n_check=model.store.size)
 
 
+# The chapter's own pattern: ReLU convolutions followed by max pooling (fused: the pool applies
+# the ReLU and its derivative), a convolution feeding a convolution, and one feeding avg pooling.
+FUSED_KINDS = [["conv", {"ksize": 3, "chn": 4}],
+               ["max", {"stride": 2}],
+               ["conv", {"ksize": 3, "chn": 3}],
+               ["conv", {"ksize": 2, "chn": 3}],
+               ["avg", {"stride": 2}]]
+
+
+def test_max_pool_positive_only_blocks_windows_whose_maximum_is_zero():
+    # z of a black photo patch with zero bias is exactly 0: relu(max) = 0, and ReLU'(0) = 0
+    z = np.array([[[[0.0, 0.0, 3.0, -1.0], [-1.0, 0.0, 3.0, 2.0]]]])
+    y = np.maximum(max_pool_forward(z, 2, 2), 0)
+    dy = np.array([[[[5.0, 7.0]]]])
+    np.testing.assert_array_equal(max_pool_backward(dy, z, y, 2, 2, positive_only=True),
+                                  [[[[0, 0, 7, 0], [0, 0, 0, 0]]]])
+    np.testing.assert_array_equal(max_pool_backward(dy, z, y, 2, 2),
+                                  [[[[5, 0, 7, 0], [0, 0, 0, 0]]]])
+
+
+def test_whole_network_with_fused_relu_max_pool():
+    ds = TinyData()
+    model = Model("fused", ds, FUSED_KINDS, profile="exact", dtype=np.float64)
+    assert model.layers[0].act_grad_fused and model.layers[1].fused_relu
+    assert not model.layers[2].act_grad_fused
+    _network_check(model, ds, n_check=model.store.size)
+
+
+def test_fused_forward_equals_the_layer_by_layer_definition():
+    """Model output against pure functions: conv, ReLU, max pool, conv, ReLU, conv, ReLU, avg."""
+    ds = TinyData(n=5)
+    model = Model("fused", ds, FUSED_KINDS, profile="exact", dtype=np.float64)
+    model.store.data[:] = np.random.default_rng(3).normal(0, 0.3, model.store.size)
+    xs = model._to_input(ds.tr_xs)
+    p = [l.params for l in model.layers]
+    h = np.maximum(conv2d_forward(xs, p[0]["k"], p[0]["b"])[0], 0)
+    h = max_pool_forward(h, 2, 2)
+    h = np.maximum(conv2d_forward(h, p[2]["k"], p[2]["b"])[0], 0)
+    h = np.maximum(conv2d_forward(h, p[3]["k"], p[3]["b"])[0], 0)
+    h = avg_pool_forward(h, 2, 2)
+    h = h.transpose(1, 2, 3, 0).reshape(h.shape[1], -1) @ p[5]["w"] + p[5]["b"]
+    for train in (True, False, True):       # workspaces of both modes, reused
+        np.testing.assert_allclose(model.forward(xs, train), h, rtol=1e-12, atol=1e-12)
+    # another batch size gets its own frames and the first ones stay correct
+    model.forward(xs[:, :2], True)
+    np.testing.assert_allclose(model.forward(xs, True), h, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("l2,l1", [(0.1, 0.0), (0.0, 0.01), (0.05, 0.02)])
 def test_l1_l2_penalty_gradients_exact_profile(l2, l1):
     ds = TinyData()

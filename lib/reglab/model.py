@@ -44,7 +44,7 @@ from .params import ParamStore
 from .profile import get_profile
 from .regularizers import Penalty
 
-__all__ = ["Model", "TrainingDiverged"]
+__all__ = ["Model", "TrainingDiverged", "link_layers"]
 
 EVAL_CHUNK = 50
 
@@ -69,6 +69,19 @@ def blas_threads() -> int:
 def _blas_limit():
     from threadpoolctl import threadpool_limits
     return threadpool_limits(limits=blas_threads(), user_api="blas")
+
+
+def link_layers(layers) -> None:
+    """Fuse neighbouring layers where that saves whole passes over the data.
+
+    A ReLU convolution followed by a max pool hands its activation to the pool: the pool
+    computes relu(max(z)) = max(relu(z)) on a quarter of the elements and, backwards, routes
+    only windows whose maximum is positive, which is exactly the ReLU derivative at the routed
+    position (see :func:`reglab.layers.pool.max_pool_backward`).
+    """
+    for a, b in zip(layers, layers[1:]):
+        if a.kind == "conv" and b.kind == "max" and a.actfunc == "relu":
+            a.act_grad_fused = b.fused_relu = True
 
 
 class TrainingDiverged(ValueError):
@@ -164,6 +177,7 @@ class Model:
         self._first_param = next(i for i, l in enumerate(self.layers) if l.param_specs())
         for i, layer in enumerate(self.layers):
             layer.need_input_grad = i > self._first_param
+        link_layers(self.layers)
 
     # ------------------------------------------------------------------ core passes
     def _to_input(self, xs_u8: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ per-sample convention ``[H, W, C]`` or ``[F]``.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,6 +90,10 @@ class Layer:
     def bind(self, params: dict, grads: dict) -> None:
         """Attach parameter and gradient views (called by the model after allocation)."""
         self.params, self.grads = params, grads
+
+    def clone(self) -> "Layer":
+        """A copy sharing parameters, gradients' shapes and random stream but no per-call state."""
+        return copy.copy(self)
 
     def forward(self, x: np.ndarray, train: bool) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError

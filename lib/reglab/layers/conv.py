@@ -10,28 +10,39 @@ For input ``x`` of shape ``(C_in, N, H, W)`` and kernel ``k`` of the book's shap
 where x̃ is ``x`` zero-padded by ``(kh-1)//2`` rows on top and ``kh-1-(kh-1)//2`` at the bottom
 (likewise left/right), and then ``y = act(z)``.
 
-Fast form: the padded input is viewed as one long row per channel, ``x̃_flat[c, p]`` with
-``p = n·Hp·Wp + i·Wp + j``. A shift by ``(dy, dx)`` is then a shift of ``dy·Wp + dx`` along that
-row, so the im2col matrix is nine (kh·kw) *contiguous* block copies and the convolution a single
-matrix product ``z_flat = K (C_out × kh·kw·C_in) @ cols``, computed chunk by chunk of columns so
-that each chunk of ``cols`` is still in cache when the product reads it (the backward pass
-rebuilds the chunks instead of keeping a large matrix). Positions ``i >= H`` or ``j >= W`` in
-that frame are padding garbage and are dropped by a strided view. The backward pass uses the same
-frame: ``dK = dz_flat @ colsᵀ`` and ``dx̃`` is the sum of the nine shifted blocks of
-``Kᵀ @ dz_flat``.
+Fast form (the *frame*): the padded input is kept as one long row per channel,
+``x̃_flat[c, p]`` with ``p = n·Hp·Wp + i·Wp + j``. A shift by ``(dy, dx)`` is then a shift of
+``dy·Wp + dx`` along that row, so the im2col matrix of a run of columns is one strided copy
+(a ``(kh, kw, C, n)`` view of the row) and the convolution one matrix product
+``z_flat = K (C_out × kh·kw·C_in) @ cols``, computed chunk by chunk of columns so that each
+chunk of ``cols`` is still in cache when the product reads it; bias and activation are applied
+to the chunk right after its product. The output stays in the same frame: ``z[o, n, i, j]`` is
+``z_flat[o, n·Hp·Wp + i·Wp + j]`` and positions ``i >= H`` or ``j >= W`` are padding garbage,
+never read (the layer returns a strided view of the valid part). The backward pass uses the
+same frame: ``dK = dz_flat @ colsᵀ`` chunk by chunk, with ``dz_flat`` zero on the garbage
+positions, and ``dx̃`` is the sum of the ``kh·kw`` shifted row blocks of ``Kᵀ @ dz_flat``.
+
+The layer object keeps its frames between steps (one set per batch size and mode, so nothing
+large is allocated per step); the arrays it returns are views of those frames, valid until the
+layer's next call with the same batch size and mode. (Letting the neighbouring pool layers
+write straight into the frames was measured slower: numpy's loops over strided views with
+short rows cost more than the copies they save.) The functions :func:`conv2d_forward` and
+:func:`conv2d_backward` run the same code on fresh frames and return new arrays.
 
 Report section: 2.1.2 (the CNN models flowers_cnn_1..4).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from functools import lru_cache
+
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from ..activations import activate, activation_backward
 from .base import Layer, ParamSpec
 
-__all__ = ["conv2d_forward", "conv2d_backward", "Conv2D"]
+__all__ = ["conv2d_forward", "conv2d_backward", "Conv2D", "Frame"]
 
 
 # Columns of the im2col matrix are built and consumed in chunks of about this many bytes, so a
@@ -41,49 +52,151 @@ __all__ = ["conv2d_forward", "conv2d_backward", "Conv2D"]
 CHUNK_BYTES = 1 << 19
 
 
-def _chunks(L, rows, itemsize):
-    n = max(256, CHUNK_BYTES // (rows * itemsize))
-    return [(a, min(a + n, L)) for a in range(0, L, n)]
+@dataclass(frozen=True)
+class Frame:
+    """Geometry of the padded, flattened layout of a ``(C, N, H, W)`` batch for a kh×kw kernel."""
+
+    N: int
+    H: int
+    W: int
+    kh: int
+    kw: int
+    top: int = field(init=False)
+    left: int = field(init=False)
+    Hp: int = field(init=False)
+    Wp: int = field(init=False)
+    P: int = field(init=False)        # frame length per channel, N·Hp·Wp
+    L: int = field(init=False)        # computed columns; every valid output position is < L
+
+    def __post_init__(self):
+        s = object.__setattr__
+        s(self, "top", (self.kh - 1) // 2)
+        s(self, "left", (self.kw - 1) // 2)
+        s(self, "Hp", self.H + self.kh - 1)
+        s(self, "Wp", self.W + self.kw - 1)
+        s(self, "P", self.N * self.Hp * self.Wp)
+        # the largest valid p is N·Hp·Wp − kh·Wp + W − 1 < L
+        s(self, "L", self.P - (self.kh - 1) * self.Wp - (self.kw - 1))
+
+    def offsets(self):
+        return [dy * self.Wp + dx for dy in range(self.kh) for dx in range(self.kw)]
+
+    def chunks(self, rows: int, itemsize: int):
+        n = max(256, CHUNK_BYTES // (rows * itemsize))
+        return [(a, min(a + n, self.L)) for a in range(0, self.L, n)]
+
+    def _view(self, flat, i0, j0):
+        return flat.reshape(flat.shape[0], self.N, self.Hp, self.Wp)[:, :, i0:i0 + self.H,
+                                                                     j0:j0 + self.W]
+
+    def interior(self, flat):
+        """The input positions of a padded frame ``(C, P)``: a ``(C, N, H, W)`` view."""
+        return self._view(flat, self.top, self.left)
+
+    def valid(self, flat):
+        """The output positions of an output frame ``(C, P)``: a ``(C, N, H, W)`` view."""
+        return self._view(flat, 0, 0)
 
 
-def _cols(flat, offsets, a, e, buf):
-    """Columns a..e of the im2col matrix, (kh·kw·C, e − a), written into ``buf``."""
+@lru_cache(maxsize=64)
+def _frame(N, H, W, kh, kw) -> Frame:
+    return Frame(N, H, W, kh, kw)
+
+
+def _ones_row(buf, n):
+    buf[:n] = 1
+
+
+def im2col_chunk(flat: np.ndarray, offsets, a: int, e: int, buf: np.ndarray) -> np.ndarray:
+    """Columns ``a..e`` of the im2col matrix of a padded frame, with a row of ones on top.
+
+    Returns ``(1 + kh·kw·C, e − a)`` in ``buf``: row 0 is 1 (it carries the bias in the product
+    and gives ``db`` in the kernel gradient), row ``1 + s·C + c`` holds
+    ``flat[c, a + offsets[s] : e + offsets[s]]`` (nine contiguous block copies for a 3×3 kernel;
+    measured faster than one copy of a 4-D strided view). Row 0 of ``buf`` must hold ones for
+    the first ``e − a`` columns (see :func:`_ones_row`).
+    """
     C = flat.shape[0]
     n = e - a
-    cc = buf[:len(offsets) * C * n].reshape(len(offsets), C, n)
+    cols = buf[:(1 + len(offsets) * C) * n].reshape(1 + len(offsets) * C, n)
+    taps = cols[1:].reshape(len(offsets), C, n)
     for s, off in enumerate(offsets):
-        cc[s] = flat[:, a + off:e + off]
-    return cc.reshape(len(offsets) * C, n)
+        taps[s] = flat[:, a + off:e + off]
+    return cols
 
 
-def _correlate(x: np.ndarray, kmat_t: np.ndarray, kh: int, kw: int, top: int, left: int):
-    """Stride-1 cross-correlation with zero padding, the matrix-product core of the layer.
+def correlate_frame(xflat, k, b, actfunc, f: Frame, zflat, buf) -> None:
+    """``zflat[:, :L] = act([b | K] @ [1; cols])`` chunk by chunk (the forward pass on frames).
 
-    ``x`` (C, N, H, W) is padded by ``top``/``left`` rows/columns before and
-    ``kh-1-top``/``kw-1-left`` after; ``kmat_t`` (C_out, kh·kw·C) holds the kernel with its
-    columns ordered (dy, dx, c). Returns the output as a read-only strided view
-    (C_out, N, H, W) and the padded input (C, N, Hp, Wp).
+    Parameters
+    ----------
+    xflat : ndarray (C_in, P), the zero-padded input frame
+    k : ndarray (kh, kw, C_in, C_out)
+    b : ndarray (C_out,)
+    actfunc : str or None
+        Activation applied to the whole output afterwards (None: leave ``z``).
+    f : Frame
+    zflat : ndarray (C_out, P), written on ``[:, :L]``
+    buf : ndarray from :func:`_scratch`
     """
-    C, N, H, W = x.shape
-    Hp, Wp = H + kh - 1, W + kw - 1
-    offsets = [dy * Wp + dx for dy in range(kh) for dx in range(kw)]
-    xp = np.zeros((C, N, Hp, Wp), dtype=x.dtype)
-    xp[:, :, top:top + H, left:left + W] = x
-    flat = xp.reshape(C, N * Hp * Wp)
-    L = N * Hp * Wp - offsets[-1]
-    rows = kh * kw * C
-    cout = kmat_t.shape[0]
-    zf = np.empty((cout, L), dtype=np.result_type(x, kmat_t))
-    chunks = _chunks(L, rows, x.itemsize)
-    buf = np.empty(rows * (chunks[0][1] - chunks[0][0]), dtype=x.dtype)
+    kh, kw, cin, cout = k.shape
+    rows = kh * kw * cin
+    kb = np.empty((cout, 1 + rows), dtype=k.dtype)      # [b | K]: bias folded into the product
+    kb[:, 0] = b
+    kb[:, 1:] = k.reshape(rows, cout).T
+    chunks = f.chunks(rows, xflat.itemsize)
+    offsets = f.offsets()
+    _ones_row(buf, chunks[0][1] - chunks[0][0])
     for a, e in chunks:
-        np.matmul(kmat_t, _cols(flat, offsets, a, e, buf), out=zf[:, a:e])
-    # Valid outputs sit at p = n·Hp·Wp + i·Wp + j, i < H, j < W; the largest such p is
-    # N·Hp·Wp − (kh−1)·Wp − kw < L, so this strided view never leaves zf.
-    it = zf.itemsize
-    z4 = as_strided(zf, shape=(cout, N, H, W), strides=(L * it, Hp * Wp * it, Wp * it, it),
-                    writeable=False)
-    return z4, xp
+        np.matmul(kb, im2col_chunk(xflat, offsets, a, e, buf), out=zflat[:, a:e])
+    if actfunc is not None:
+        z = zflat[:, :f.L]
+        activate(actfunc, z, out=z)
+
+
+def frame_gradients(xflat, dzflat, k, f: Frame, buf, dxflat=None):
+    """Kernel, bias and (optionally) input-frame gradients from ``dz`` in frame form.
+
+    Parameters
+    ----------
+    xflat : ndarray (C_in, P), the padded input frame of the forward pass
+    dzflat : ndarray (C_out, P), ``dz`` on the valid positions and 0 everywhere else
+    k : ndarray (kh, kw, C_in, C_out)
+    buf : ndarray from :func:`_scratch`
+    dxflat : ndarray (C_in, P) or None
+        Receives ``dx̃`` (its :meth:`Frame.interior` is ``dx``); None skips the input gradient.
+
+    Returns
+    -------
+    dk : ndarray (kh, kw, C_in, C_out), new
+    db : ndarray (C_out,), new
+    """
+    kh, kw, cin, cout = k.shape
+    rows = kh * kw * cin
+    dkb = np.zeros((1 + rows, cout), dtype=np.result_type(dzflat, xflat))
+    chunks = f.chunks(rows, xflat.itemsize)
+    offsets = f.offsets()
+    _ones_row(buf, chunks[0][1] - chunks[0][0])
+    for a, e in chunks:
+        dkb += im2col_chunk(xflat, offsets, a, e, buf) @ dzflat[:, a:e].T
+    if dxflat is not None:
+        # dx̃ = Σ_s shift_s(K_sᵀ dz): one product for all taps, then kh·kw shifted adds (measured
+        # faster here than a correlation with the flipped kernel, whose product has only C_in
+        # rows, and than doing it chunk by chunk).
+        L = f.L
+        dcols = (k.reshape(rows, cout) @ dzflat[:, :L]).reshape(kh * kw, cin, L)
+        dxflat[:, :L] = dcols[0]                # offsets[0] == 0
+        dxflat[:, L:] = 0
+        for s in range(1, len(offsets)):
+            off = offsets[s]
+            dxflat[:, off:off + L] += dcols[s]
+    return dkb[1:].reshape(k.shape), dkb[0].copy()
+
+
+def _scratch(f: Frame, cin: int, dtype) -> np.ndarray:
+    rows = f.kh * f.kw * cin
+    a, e = f.chunks(rows, np.dtype(dtype).itemsize)[0]
+    return np.empty((1 + rows) * (e - a), dtype=dtype)
 
 
 def conv2d_forward(x: np.ndarray, k: np.ndarray, b: np.ndarray):
@@ -99,23 +212,23 @@ def conv2d_forward(x: np.ndarray, k: np.ndarray, b: np.ndarray):
     -------
     z : ndarray, shape (C_out, N, H, W), a new array
     cache : tuple
-        What :func:`conv2d_backward` needs (the padded input, the kernel and the geometry).
+        What :func:`conv2d_backward` needs (the padded input frame, the kernel, the geometry).
     """
     kh, kw, cin, cout = k.shape
     if cin != x.shape[0]:
         raise ValueError(f"kernel expects {cin} input channels, got {x.shape[0]}")
-    ph, pw = (kh - 1) // 2, (kw - 1) // 2
-    kmat_t = np.ascontiguousarray(k.reshape(kh * kw * cin, cout).T)
-    z4, xp = _correlate(x, kmat_t, kh, kw, ph, pw)
-    z = z4 + b.reshape(cout, 1, 1, 1)
-    return z, (xp, k, x.shape)
+    C, N, H, W = x.shape
+    f = _frame(N, H, W, kh, kw)
+    dtype = np.result_type(x, k)
+    xflat = np.zeros((C, f.P), dtype=dtype)
+    f.interior(xflat)[...] = x
+    zflat = np.empty((cout, f.P), dtype=dtype)
+    correlate_frame(xflat, k, b, None, f, zflat, _scratch(f, C, dtype))
+    return f.valid(zflat).copy(), (xflat, k, f)
 
 
 def conv2d_backward(dz: np.ndarray, cache, need_dx: bool = True):
     """Gradients of a stride-1 SAME convolution.
-
-    ``dk`` pairs the columns of the padded input with ``dz``, chunk by chunk as in the
-    forward pass; ``dx`` scatters ``Kᵀ dz`` back through the nine shifts.
 
     Parameters
     ----------
@@ -131,42 +244,46 @@ def conv2d_backward(dz: np.ndarray, cache, need_dx: bool = True):
     dk : ndarray (kh, kw, C_in, C_out)
     db : ndarray (C_out,)
     """
-    xp, k, xshape = cache
-    C, N, H, W = xshape
-    kh, kw, _, cout = k.shape
-    ph, pw = (kh - 1) // 2, (kw - 1) // 2
-    Hp, Wp = xp.shape[2:]
-    offsets = [dy * Wp + dx for dy in range(kh) for dx in range(kw)]
-    L = N * Hp * Wp - offsets[-1]
-    rows = kh * kw * C
-    flat = xp.reshape(C, N * Hp * Wp)
-    dzp = np.zeros((cout, N, Hp, Wp), dtype=dz.dtype)
-    dzp[:, :, :H, :W] = dz
-    dzf = dzp.reshape(cout, N * Hp * Wp)
-    dkmat = np.zeros((rows, cout), dtype=np.result_type(dz, xp))
-    chunks = _chunks(L, rows, xp.itemsize)
-    buf = np.empty(rows * (chunks[0][1] - chunks[0][0]), dtype=xp.dtype)
-    for a, e in chunks:
-        dkmat += _cols(flat, offsets, a, e, buf) @ dzf[:, a:e].T
-    dk = dkmat.reshape(k.shape)
-    db = dz.sum(axis=(1, 2, 3))
-    dx = None
-    if need_dx:
-        # dx̃ = Σ_s shift_s(K_sᵀ dz): one product for all taps, then nine shifted adds. Measured
-        # faster here than a correlation with the flipped kernel (whose product has only C_in
-        # rows) and than doing it chunk by chunk.
-        dcols = (k.reshape(rows, cout) @ dzf[:, :L]).reshape(kh * kw, C, L)
-        dxp = np.zeros((C, N * Hp * Wp), dtype=dz.dtype)
-        for s, off in enumerate(offsets):
-            dxp[:, off:off + L] += dcols[s]
-        dx = dxp.reshape(C, N, Hp, Wp)[:, :, ph:ph + H, pw:pw + W].copy()
+    xflat, k, f = cache
+    C = xflat.shape[0]
+    cout = k.shape[3]
+    dzflat = np.zeros((cout, f.P), dtype=np.result_type(dz, xflat))
+    f.valid(dzflat)[...] = dz
+    dxflat = np.empty((C, f.P), dtype=dzflat.dtype) if need_dx else None
+    dk, db = frame_gradients(xflat, dzflat, k, f, _scratch(f, C, xflat.dtype), dxflat)
+    dx = f.interior(dxflat).copy() if need_dx else None
     return dx, dk, db
 
 
+class _Workspace:
+    """The frames of one batch size and mode: input, output, output gradient, input gradient."""
+
+    def __init__(self, f: Frame, cin: int, cout: int, dtype, train: bool):
+        self.frame = f
+        self.xflat = np.zeros((cin, f.P), dtype)       # padding stays 0: only the interior is written
+        self.xin = f.interior(self.xflat)
+        self.zflat = np.empty((cout, f.P), dtype)
+        self.y = f.valid(self.zflat)
+        self.buf = _scratch(f, cin, dtype)
+        if train:
+            self.dzflat = np.zeros((cout, f.P), dtype)  # garbage positions stay 0
+            self.dzin = f.valid(self.dzflat)
+            self.dxflat = np.empty((cin, f.P), dtype)
+            self.dx = f.interior(self.dxflat)
+
+
 class Conv2D(Layer):
-    """The book's 'conv' layer: ``['conv', {'ksize': 3, 'chn': 6, 'actfunc': 'relu'}]``."""
+    """The book's 'conv' layer: ``['conv', {'ksize': 3, 'chn': 6, 'actfunc': 'relu'}]``.
+
+    Attributes
+    ----------
+    act_grad_fused : bool
+        Set by the model when the next layer (a max pool) already multiplies the gradient by
+        the ReLU derivative; :meth:`backward` then takes ``dout`` as ``dz``.
+    """
 
     kind = "conv"
+    MAX_WORKSPACES = 4
 
     def __init__(self, cfg, in_shape, layout, profile, rng, dtype):
         super().__init__(cfg, in_shape, layout, profile, rng, dtype)
@@ -178,19 +295,54 @@ class Conv2D(Layer):
         self.cout = cfg["chn"]
         self.actfunc = cfg["actfunc"]
         self.out_shape = (H, W, self.cout)
+        self.act_grad_fused = False
+        self._spaces: dict = {}
+        self._ws = None
 
     def param_specs(self):
         return [ParamSpec("k", (self.kh, self.kw, self.in_shape[2], self.cout), "normal", "weight"),
                 ParamSpec("b", (self.cout,), "zeros", "bias")]
 
+    def clone(self):
+        other = super().clone()
+        other._spaces, other._ws = {}, None
+        return other
+
+    def _workspace(self, n: int, train: bool) -> _Workspace:
+        key = (n, bool(train))
+        ws = self._spaces.get(key)
+        if ws is None:
+            if len(self._spaces) >= self.MAX_WORKSPACES:     # e.g. many eval chunk sizes
+                self._spaces.pop(next(iter(self._spaces)))
+            H, W, C = self.in_shape
+            ws = _Workspace(_frame(n, H, W, self.kh, self.kw), C, self.cout, self.dtype, train)
+            self._spaces[key] = ws
+        return ws
+
     def forward(self, x, train):
-        z, self._cache = conv2d_forward(x, self.params["k"], self.params["b"])
-        self._y = activate(self.actfunc, z, out=z)
-        return self._y
+        ws = self._workspace(x.shape[1], train)
+        if x is not ws.xin:
+            ws.xin[...] = x
+        # Fused with a following max pool, the ReLU is applied to the pooled output instead
+        # (max and ReLU commute): this returns z and the pool returns relu(max(z)).
+        act = None if self.act_grad_fused else self.actfunc
+        correlate_frame(ws.xflat, self.params["k"], self.params["b"], act, ws.frame,
+                        ws.zflat, ws.buf)
+        if train:
+            self._ws = ws
+        return ws.y
 
     def backward(self, dout):
-        dz = activation_backward(self.actfunc, self._y, dout)
-        dx, dk, db = conv2d_backward(dz, self._cache, self.need_input_grad)
+        ws = self._ws
+        if self.act_grad_fused:                 # the max pool applied ReLU' already
+            if dout is not ws.dzin:
+                ws.dzin[...] = dout
+        elif self.actfunc == "relu":
+            np.multiply(dout, ws.y > 0, out=ws.dzin)
+        else:
+            ws.dzin[...] = activation_backward(self.actfunc, ws.y, dout)
+        dk, db = frame_gradients(ws.xflat, ws.dzflat, self.params["k"], ws.frame, ws.buf,
+                                 ws.dxflat if self.need_input_grad else None)
         self.grads["k"][...] = dk
         self.grads["b"][...] = db
-        return dx
+        return ws.dx if self.need_input_grad else None
