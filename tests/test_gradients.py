@@ -186,6 +186,33 @@ def test_conv_layer_every_activation(actfunc):
     _check_layer(layer, RNG.normal(size=(3, 2, 4, 5)))
 
 
+def test_large_dense_layer_split_over_two_halves():
+    """A layer at SPLIT_WEIGHTS computes its products in two halves of its input rows."""
+    from reglab.layers.dense import SPLIT_WEIGHTS
+    width = 16
+    fan_in = SPLIT_WEIGHTS // width + 3                    # odd halves
+    layer = _layer(["full", {"width": width, "actfunc": "tanh"}], (fan_in,), "flat")
+    layer.need_input_grad = True
+    assert layer._halves() is not None
+    x = RNG.normal(size=(3, fan_in)) * 0.02
+    y = layer.forward(x, True)
+    np.testing.assert_allclose(y, np.tanh(x @ layer.params["w"] + layer.params["b"]), rtol=1e-12)
+    R = RNG.normal(size=y.shape)
+    dx = layer.backward(R)
+    dz = R * (1 - y ** 2)
+    np.testing.assert_allclose(layer.grads["w"], x.T @ dz, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(layer.grads["b"], dz.sum(axis=0), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dx, dz @ layer.params["w"].T, rtol=1e-12, atol=1e-14)
+    # and by finite differences on a few entries of each
+    def f():
+        return float(np.sum(layer.forward(x, True) * R))
+    idx = RNG.choice(fan_in * width, 30, replace=False)
+    assert_grad_close(layer.grads["w"].ravel()[idx],
+                      numeric_grad(f, layer.params["w"], index=idx).ravel()[idx], what="dw")
+    xi = RNG.choice(x.size, 30, replace=False)
+    assert_grad_close(dx.ravel()[xi], numeric_grad(f, x, index=xi).ravel()[xi], what="dx")
+
+
 def test_dense_layer_on_image_input_uses_book_flatten_order():
     layer = _layer(["full", {"width": 3, "actfunc": "tanh"}], (2, 3, 4), "cnhw")
     x = RNG.normal(size=(4, 5, 2, 3))                    # (C, N, H, W)

@@ -43,6 +43,7 @@ from .optim import Adam
 from .params import ParamStore
 from .profile import get_profile
 from .regularizers import Penalty
+from .shards import LANES, Lanes
 
 __all__ = ["Model", "TrainingDiverged", "link_layers"]
 
@@ -141,13 +142,16 @@ class Model:
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype={dtype!r} is not allowed; use numpy.float32 or numpy.float64")
         ss = np.random.SeedSequence(self.seed)
+        children = ss.spawn(5)
         init_rng, self._shuffle_rng, self._layer_rng, self._eval_rng = (
-            np.random.default_rng(s) for s in ss.spawn(4))
+            np.random.default_rng(s) for s in children[:4])
+        self._lane_seeds = children[4]      # dropout/noise streams of the half-batch lanes
         self._build(parse_hconfigs(hconfigs))
         self.store = ParamStore(self.layers, self.profile, init_rng, self.dtype)
         self.optimizer = Adam(self.store.n_optimizer, self.dtype)
         self.penalty = Penalty(self.l2_decay, self.l1_decay, self.profile.decay_placement,
                                self.profile.reg_cost_scaled)
+        self._lanes = None
         self.history: list[dict] = []
         self.train_seconds = 0.0
         self.test_accuracy: float | None = None
@@ -237,10 +241,28 @@ class Model:
             st.data[n_opt:] -= self.dtype.type(learning_rate) * st.grad[n_opt:]
         return cost
 
+    @property
+    def lanes(self) -> Lanes | None:
+        """Half-batch layer stacks (:mod:`reglab.shards`) for convolutional models, else None.
+
+        Training uses them unless batch normalisation (or the book's per-batch noise decision
+        with ratio < 1) couples the samples of a batch; evaluation always does.
+        """
+        if self._lanes is None and any(l.kind == "conv" for l in self.layers):
+            coupled = any(l.kind == "batch_normal" or
+                          (l.kind == "noise" and l.ratio < 1 and
+                           self.profile.noise_decision == "batch") for l in self.layers)
+            self._lanes = Lanes(self, LANES, self._lane_seeds, train_lanes=not coupled)
+        return self._lanes
+
     def train_step(self, xs_u8, labels, learning_rate):
         """One minibatch: forward, backward, update. Returns ``(cost, train-mode accuracy)``."""
+        lanes = self.lanes
         with np.errstate(over="ignore", invalid="ignore"):  # a non-finite cost is caught below
-            loss, acc = self._forward_backward(self._to_input(xs_u8), labels, train=True)
+            if lanes is not None and lanes.train_lanes:
+                loss, acc = lanes.forward_backward(xs_u8, labels)
+            else:
+                loss, acc = self._forward_backward(self._to_input(xs_u8), labels, train=True)
             if not math.isfinite(loss):
                 raise FloatingPointError(loss)
             loss += self._update(learning_rate)
@@ -252,9 +274,13 @@ class Model:
     # ------------------------------------------------------------------ evaluation
     def predict_logits(self, xs_u8: np.ndarray) -> np.ndarray:
         """Evaluation-mode logits for uint8 inputs, in chunks of ``EVAL_CHUNK`` images."""
+        lanes = self.lanes
         with _blas_limit():
-            outs = [self.forward(self._to_input(xs_u8[i:i + EVAL_CHUNK]), train=False)
-                    for i in range(0, len(xs_u8), EVAL_CHUNK)]
+            if lanes is not None:
+                outs = lanes.predict_logits(xs_u8, EVAL_CHUNK)
+            else:
+                outs = [self.forward(self._to_input(xs_u8[i:i + EVAL_CHUNK]), train=False)
+                        for i in range(0, len(xs_u8), EVAL_CHUNK)]
         return np.concatenate(outs) if outs else np.empty((0, self.layers[-1].width), self.dtype)
 
     def predict_proba(self, xs_u8: np.ndarray) -> np.ndarray:

@@ -139,9 +139,10 @@ def _quiet_kernel_manager():
 # Execution
 # --------------------------------------------------------------------------------------------
 def single_thread_env() -> dict:
-    """Environment variables that keep BLAS/OpenMP libraries to one thread."""
+    """Environment variables that keep BLAS/OpenMP libraries and reglab's own parts
+    (:mod:`reglab.parallel`) to one thread: for processes that already get one core each."""
     return {k: "1" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")}
+                             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "REGLAB_THREADS")}
 
 
 @contextlib.contextmanager

@@ -23,8 +23,11 @@ Report section: 개요 (the training set-up: Adam, lr 0.001).
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
+
+from .parallel import run_parts
 
 __all__ = ["Adam"]
 
@@ -41,19 +44,45 @@ class Adam:
     beta1, beta2, eps : float
     flush_every : int
         How often moments below ``finfo(dtype).tiny`` are flushed to zero.
+    threads : int or None
+        Threads for the pass (None: :func:`reglab.parallel.available_threads`). The result
+        does not depend on it.
+
+    Notes
+    -----
+    The moments are stored scaled, ``m̃ = m / (1 − β1)`` and ``ṽ = v / (1 − β2)``, which saves
+    two multiplications per element and step:
+
+        m̃ ← β1 m̃ + g,   ṽ ← β2 ṽ + g²,
+        lr·Δ = c · m̃ / (sqrt(ṽ) + ε'),   c = lr (1 − β1) sqrt(1 − β2ᵗ) / ((1 − β1ᵗ) sqrt(1 − β2)),
+                                         ε' = ε sqrt(1 − β2ᵗ) / sqrt(1 − β2).
+
+    :meth:`state_dict` returns the usual ``m`` and ``v``.
     """
 
-    def __init__(self, size, dtype, beta1=0.9, beta2=0.999, eps=1e-8, flush_every=16):
+    def __init__(self, size, dtype, beta1=0.9, beta2=0.999, eps=1e-8, flush_every=16,
+                 threads=None):
         self.dtype = np.dtype(dtype)
-        self.m = np.zeros(size, self.dtype)
+        self.size = size
+        self.m = np.zeros(size, self.dtype)           # scaled moments m̃, ṽ (see Notes)
         self.v = np.zeros(size, self.dtype)
-        self._tmp = np.empty(min(size, CHUNK), self.dtype)
-        self._tmp2 = np.empty(min(size, CHUNK), self.dtype)
-        self._mask = np.empty(min(size, CHUNK), bool)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
         self.t = 0
         self.flush_every = flush_every
+        self.threads = threads
         self._tiny = np.finfo(self.dtype).tiny
+        self._chunks = [(a, min(a + CHUNK, size)) for a in range(0, size, CHUNK)]
+        self._scratch = {}
+
+    def _buffers(self):
+        """Scratch (two float chunks and a bool chunk) for the calling thread."""
+        key = threading.get_ident()
+        bufs = self._scratch.get(key)
+        if bufs is None:
+            n = min(self.size, CHUNK)
+            bufs = self._scratch[key] = (np.empty(n, self.dtype), np.empty(n, self.dtype),
+                                         np.empty(n, bool))
+        return bufs
 
     def step(self, p: np.ndarray, g: np.ndarray, lr: float, penalty=None, n_decay: int = 0) -> float:
         """Update ``p`` in place from gradient ``g``; returns the penalty's cost (0 without one).
@@ -76,45 +105,50 @@ class Adam:
         b1, b2 = self.beta1, self.beta2
         t = self.t = self.t + 1
         T = self.dtype.type
-        # lr·Δ = lr/(1−β1ᵗ) · m / (sqrt(v)/sqrt(1−β2ᵗ) + ε) = c1 · m / (sqrt(v) + ε')
         bc2 = math.sqrt(1 - b2 ** t)
-        c1 = T(lr * bc2 / (1 - b1 ** t))
-        eps = T(self.eps * bc2)
-        one_b1, one_b2 = T(1 - b1), T(1 - b2)
+        c = T(lr * (1 - b1) * bc2 / ((1 - b1 ** t) * math.sqrt(1 - b2)))
+        eps = T(self.eps * bc2 / math.sqrt(1 - b2))
+        B1, B2 = T(b1), T(b2)
         flush = t % self.flush_every == 0
         use_pen = penalty is not None and penalty.active and n_decay > 0
-        cost = 0.0
-        size = p.size
-        for a in range(0, size, CHUNK):
-            e = min(a + CHUNK, size)
+        costs = [0.0] * len(self._chunks)
+
+        def part(i):
+            a, e = self._chunks[i]
             pc, gc, mc, vc = p[a:e], g[a:e], self.m[a:e], self.v[a:e]
-            tc = self._tmp[:e - a]
+            tmp, tmp2, mask = self._buffers()
+            tc = tmp[:e - a]
             nd = max(0, min(e, n_decay) - a) if use_pen else 0
             if nd and penalty.placement == "gradient":
-                cost += penalty.apply(pc[:nd], gc[:nd], 1.0, self._tmp2, self._mask)
-            np.subtract(gc, mc, out=tc)          # m += (1 − β1)(g − m)
-            tc *= one_b1
-            mc += tc
-            np.multiply(gc, gc, out=tc)          # v += (1 − β2)(g² − v)
-            tc -= vc
-            tc *= one_b2
+                costs[i] = penalty.apply(pc[:nd], gc[:nd], 1.0, tmp2, mask)
+            mc *= B1                              # m̃ ← β1 m̃ + g
+            mc += gc
+            vc *= B2                              # ṽ ← β2 ṽ + g²
+            np.multiply(gc, gc, out=tc)
             vc += tc
             if flush:
                 for arr in (mc, vc):
-                    arr[np.abs(arr) < self._tiny] = 0
-            np.sqrt(vc, out=tc)
+                    np.less(np.abs(arr, out=tc), self._tiny, out=mask[:e - a])
+                    arr[mask[:e - a]] = 0
+            np.sqrt(vc, out=tc)                   # lr·Δ = c m̃ / (sqrt(ṽ) + ε')
             tc += eps
             np.divide(mc, tc, out=tc)
-            tc *= c1
+            tc *= c
             if nd and penalty.placement == "after_optimizer":
-                cost += penalty.apply(pc[:nd], tc[:nd], lr, self._tmp2, self._mask)
+                costs[i] = penalty.apply(pc[:nd], tc[:nd], lr, tmp2, mask)
             pc -= tc
-        return cost
+
+        run_parts(part, range(len(self._chunks)), self.threads)
+        return float(sum(costs))
 
     def state_dict(self) -> dict:
-        return {"m": self.m.copy(), "v": self.v.copy(), "t": np.array(self.t)}
+        """The moments in the usual scale: ``m = (1 − β1) m̃``, ``v = (1 − β2) ṽ``."""
+        T = self.dtype.type
+        return {"m": self.m * T(1 - self.beta1), "v": self.v * T(1 - self.beta2),
+                "t": np.array(self.t)}
 
     def load_state_dict(self, state: dict) -> None:
-        self.m[...] = state["m"]
-        self.v[...] = state["v"]
+        T = self.dtype.type
+        np.divide(state["m"], T(1 - self.beta1), out=self.m, casting="unsafe")
+        np.divide(state["v"], T(1 - self.beta2), out=self.v, casting="unsafe")
         self.t = int(state["t"])

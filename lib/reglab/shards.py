@@ -1,0 +1,126 @@
+"""Half-batch lanes: copies of a model's layer stack that share its parameters.
+
+A convolutional network at batch 10 is too small for numpy to use two cores inside one layer
+(each call is a few hundred microseconds, and waking a thread costs about 40 µs), but two
+half-batches are independent until their gradients are added. A :class:`Lanes` object holds
+``S`` copies ("lanes") of the layer stack: the same parameter arrays, each lane its own gradient
+buffer, its own frames and caches, and its own random stream for dropout and noise. A training
+step runs lane ``s`` on samples ``bounds[s]`` (forward, loss, backward), on the cores available
+(:func:`reglab.parallel.run_parts`), then adds the lanes' gradients in lane order.
+
+Notes
+-----
+The mean cross entropy over the batch is ``Σ_s (n_s / n) · mean_s``, so lane ``s`` scales its
+output gradient by ``n_s / n`` and the summed lane gradients equal the whole-batch gradient
+(up to the order of floating-point additions). The split, the random streams and the order of
+the sum depend on ``S`` and the batch size only, never on the number of threads, so a run
+gives the same numbers on one core or two.
+
+Batch normalisation couples the samples of a batch through its statistics, so models with a
+``batch_normal`` layer train on the whole batch (one lane); their evaluation, which uses the
+running statistics, still runs in lanes.
+
+Report section: 개요 (how long the runs take).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .losses import softmax_cross_entropy, softmax_cross_entropy_backward
+from .parallel import available_threads, run_parts
+
+__all__ = ["LANES", "Lanes", "split_bounds"]
+
+LANES = 2
+
+
+def split_bounds(n: int, parts: int) -> list[tuple[int, int]]:
+    """Contiguous ``[a, e)`` ranges of ``range(n)`` with sizes differing by at most one."""
+    parts = max(1, min(parts, n))
+    edges = [round(i * n / parts) for i in range(parts + 1)]
+    return [(edges[i], edges[i + 1]) for i in range(parts)]
+
+
+class Lanes:
+    """``count`` layer stacks sharing the parameters of ``model``.
+
+    Parameters
+    ----------
+    model : reglab.Model
+        Its layers (already bound to ``model.store``) are cloned; the originals are untouched.
+    count : int
+    seed_seq : numpy.random.SeedSequence
+        Spawns one generator per lane for dropout and noise.
+    train_lanes : bool
+        Whether training may use the lanes (False with batch normalisation).
+    """
+
+    def __init__(self, model, count: int, seed_seq, train_lanes: bool):
+        from .model import link_layers
+
+        self.model = model
+        self.count = count
+        self.train_lanes = train_lanes
+        store = model.store
+        self.grads = [np.zeros_like(store.grad) for _ in range(count)]
+        rngs = [np.random.default_rng(s) for s in seed_seq.spawn(count)]
+        self.stacks = []
+        for s in range(count):
+            stack = [layer.clone() for layer in model.layers]
+            for li, layer in enumerate(stack):
+                layer.rng = rngs[s]
+                layer.grads = {key: self.grads[s][a:b].reshape(spec.shape)
+                               for (lj, key), (a, b, spec) in store.slices.items() if lj == li}
+            link_layers(stack)
+            self.stacks.append(stack)
+
+    def _threads(self) -> int:
+        return min(available_threads(), self.count)
+
+    def forward_backward(self, xs_u8, labels):
+        """Loss and accuracy of the batch; ``model.store.grad`` receives the batch gradient."""
+        m = self.model
+        n = len(labels)
+        bounds = split_bounds(n, self.count)
+        results = [None] * len(bounds)
+
+        def lane(s):
+            a, e = bounds[s]
+            stack = self.stacks[s]
+            x = m._to_input(xs_u8[a:e])
+            for layer in stack:
+                x = layer.forward(x, True)
+            loss, probs = softmax_cross_entropy(x, labels[a:e], m.profile.ce_log_epsilon)
+            correct = int(np.count_nonzero(np.argmax(x, axis=1) == labels[a:e]))
+            g = softmax_cross_entropy_backward(probs, labels[a:e])
+            g *= g.dtype.type((e - a) / n)
+            for layer in reversed(stack[m._first_param:]):
+                g = layer.backward(g)
+            results[s] = (loss * (e - a), correct)
+
+        run_parts(lane, range(len(bounds)), self._threads())
+        grad = m.store.grad
+        np.copyto(grad, self.grads[0])
+        for s in range(1, len(bounds)):
+            grad += self.grads[s]
+        loss = sum(r[0] for r in results) / n
+        acc = sum(r[1] for r in results) / n
+        return loss, acc
+
+    def predict_logits(self, xs_u8, chunk: int):
+        """Evaluation-mode logits; lane ``s`` takes chunks ``s, s + S, ...`` of ``chunk`` images."""
+        m = self.model
+        starts = list(range(0, len(xs_u8), chunk))
+        outs = [None] * len(starts)
+
+        def lane(s):
+            stack = self.stacks[s]
+            for j in range(s, len(starts), self.count):
+                x = m._to_input(xs_u8[starts[j]:starts[j] + chunk])
+                for layer in stack:
+                    x = layer.forward(x, False)
+                outs[j] = x
+
+        run_parts(lane, range(min(self.count, len(starts))), self._threads())
+        return outs
