@@ -102,12 +102,32 @@ def test_lanes_evaluation_equals_the_whole_model(data):
     np.testing.assert_allclose(got, expected, rtol=1e-12)
 
 
-def test_batch_norm_models_train_on_the_whole_batch(data):
-    m = Model("bn", data, [["batch_normal"]] + PLAIN_CNN, profile="exact", seed=3)
-    assert m.lanes is not None and not m.lanes.train_lanes
+@pytest.mark.parametrize("profile", ["exact", "book"])
+def test_lanes_give_the_whole_batch_gradient_with_batch_norm(data, profile):
+    """Statistics over all lanes: the same gradient and running averages as one whole batch."""
+    cfg = [["batch_normal"]] + PLAIN_CNN[:2] + [["batch_normal"]] + PLAIN_CNN[2:]
+    models = []
+    for _ in range(2):
+        m = Model("bn", data, cfg, profile=profile, seed=3, dtype=np.float64)
+        m.store.data[:] = np.random.default_rng(1).normal(0, 0.3, m.store.size)
+        for l in m.layers:
+            if "scale" in l.params:
+                l.params["scale"][...] += 1          # γ near 1
+        models.append(m)
+    whole, lanes = models
+    assert lanes.lanes.train_lanes
+    xs, ys = data.tr_xs[:9], data.tr_ys[:9]
+    loss_whole, acc_whole = whole._forward_backward(whole._to_input(xs), ys)
+    loss_lanes, acc_lanes = lanes.lanes.forward_backward(xs, ys)
+    assert loss_lanes == pytest.approx(loss_whole, rel=1e-12)
+    assert acc_lanes == acc_whole
+    np.testing.assert_allclose(lanes.store.grad, whole.store.grad, rtol=1e-9, atol=1e-12)
+    for a, b in zip(whole.layers, lanes.layers):
+        for key in a.buffers:
+            np.testing.assert_allclose(b.buffers[key], a.buffers[key], rtol=1e-12)
 
 
-@pytest.mark.parametrize("hconfigs", [CNN, [["batch_normal"]] + PLAIN_CNN, [40, 10]],
+@pytest.mark.parametrize("hconfigs", [CNN, [["batch_normal"]] + CNN, [40, 10]],
                          ids=["cnn-dropout-noise", "cnn-batchnorm", "mlp"])
 def test_training_is_bitwise_the_same_on_one_or_two_threads(data, monkeypatch, hconfigs):
     finals = []

@@ -16,9 +16,11 @@ output gradient by ``n_s / n`` and the summed lane gradients equal the whole-bat
 the sum depend on ``S`` and the batch size only, never on the number of threads, so a run
 gives the same numbers on one core or two.
 
-Batch normalisation couples the samples of a batch through its statistics, so models with a
-``batch_normal`` layer train on the whole batch (one lane); their evaluation, which uses the
-running statistics, still runs in lanes.
+Batch normalisation couples the samples of a batch through its statistics: each lane is a
+generator that pauses at a ``batch_normal`` layer with its per-channel partial sums (Σx, then
+Σ(x − μ)², and backwards Σdy and Σdy·x̂), and continues with the totals over all lanes
+(:meth:`reglab.layers.BatchNorm.forward_in_lanes`). Only the book's per-batch noise decision
+with ratio < 1 (E7) keeps a model on one lane.
 
 Report section: 개요 (how long the runs take).
 """
@@ -70,6 +72,7 @@ class Lanes:
             stack = [layer.clone() for layer in model.layers]
             for li, layer in enumerate(stack):
                 layer.rng = rngs[s]
+                layer.lane_index = s
                 layer.grads = {key: self.grads[s][a:b].reshape(spec.shape)
                                for (lj, key), (a, b, spec) in store.slices.items() if lj == li}
             link_layers(stack)
@@ -78,34 +81,70 @@ class Lanes:
     def _threads(self) -> int:
         return min(available_threads(), self.count)
 
+    def _lane_program(self, s, xs_u8, labels, n):
+        """Forward, loss and backward of lane ``s``: a generator that pauses at every batch
+        normalisation for the totals of all lanes (see :meth:`forward_backward`)."""
+        m = self.model
+        stack = self.stacks[s]
+        x = m._to_input(xs_u8)
+        for layer in stack:
+            if layer.kind == "batch_normal":
+                x = yield from layer.forward_in_lanes(x)
+            else:
+                x = layer.forward(x, True)
+        loss, probs = softmax_cross_entropy(x, labels, m.profile.ce_log_epsilon)
+        correct = int(np.count_nonzero(np.argmax(x, axis=1) == labels))
+        g = softmax_cross_entropy_backward(probs, labels)
+        g *= g.dtype.type(len(labels) / n)
+        for layer in reversed(stack[m._first_param:]):
+            if layer.kind == "batch_normal":
+                g = yield from layer.backward_in_lanes(g)
+            else:
+                g = layer.backward(g)
+        return loss * len(labels), correct
+
     def forward_backward(self, xs_u8, labels):
-        """Loss and accuracy of the batch; ``model.store.grad`` receives the batch gradient."""
+        """Loss and accuracy of the batch; ``model.store.grad`` receives the batch gradient.
+
+        Each lane runs as a generator on its share of the cores until it finishes or reaches
+        a batch normalisation, whose per-lane partial sums ``(count, arrays...)`` are added in
+        lane order and sent back to every lane.
+        """
         m = self.model
         n = len(labels)
         bounds = split_bounds(n, self.count)
-        results = [None] * len(bounds)
+        k = len(bounds)
+        programs = [self._lane_program(s, xs_u8[a:e], labels[a:e], n)
+                    for s, (a, e) in enumerate(bounds)]
+        replies = [None] * k
+        outs = [None] * k
+        done = [False] * k
 
-        def lane(s):
-            a, e = bounds[s]
-            stack = self.stacks[s]
-            x = m._to_input(xs_u8[a:e])
-            for layer in stack:
-                x = layer.forward(x, True)
-            loss, probs = softmax_cross_entropy(x, labels[a:e], m.profile.ce_log_epsilon)
-            correct = int(np.count_nonzero(np.argmax(x, axis=1) == labels[a:e]))
-            g = softmax_cross_entropy_backward(probs, labels[a:e])
-            g *= g.dtype.type((e - a) / n)
-            for layer in reversed(stack[m._first_param:]):
-                g = layer.backward(g)
-            results[s] = (loss * (e - a), correct)
+        def advance(s):
+            try:
+                outs[s] = programs[s].send(replies[s])
+            except StopIteration as stop:
+                outs[s], done[s] = stop.value, True
 
-        run_parts(lane, range(len(bounds)), self._threads())
+        while True:
+            run_parts(advance, range(k), self._threads())
+            if all(done):
+                break
+            if any(done):                    # cannot happen with identical stacks
+                raise RuntimeError("lanes went out of step")
+            total = outs[0][0]
+            sums = [np.array(a, copy=True) for a in outs[0][1:]]
+            for out in outs[1:]:
+                total += out[0]
+                for acc, a in zip(sums, out[1:]):
+                    acc += a
+            replies = [(total, sums)] * k
         grad = m.store.grad
         np.copyto(grad, self.grads[0])
-        for s in range(1, len(bounds)):
+        for s in range(1, k):
             grad += self.grads[s]
-        loss = sum(r[0] for r in results) / n
-        acc = sum(r[1] for r in results) / n
+        loss = sum(o[0] for o in outs) / n
+        acc = sum(o[1] for o in outs) / n
         return loss, acc
 
     def predict_logits(self, xs_u8, chunk: int):
