@@ -49,6 +49,11 @@ __all__ = ["Model", "TrainingDiverged", "link_layers"]
 
 EVAL_CHUNK = 50
 
+# Bumped whenever a change alters the numbers a given seed produces (it is part of the runner's
+# result keys). 2: half-batch lanes with their own dropout/noise streams, scaled Adam moments,
+# split dense products (2026-11-26).
+NUMERICS_VERSION = 2
+
 
 def blas_threads() -> int:
     """BLAS threads used while training and evaluating (``$REGLAB_BLAS_THREADS``, default 1).

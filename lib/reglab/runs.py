@@ -83,9 +83,12 @@ def run_profile(config: dict):
 
 
 def config_key(config: dict, data_fingerprint: str = "") -> str:
-    """A short hash of the config (minus the data path and print interval) and the data."""
+    """A short hash of the config (minus the data path and print interval), the data and
+    :data:`reglab.model.NUMERICS_VERSION` (so results of older arithmetic are not reused)."""
+    from .model import NUMERICS_VERSION
     keyed = {k: v for k, v in config.items() if k not in ("data_dir", "report", "run_id")}
-    blob = json.dumps(keyed, sort_keys=True) + "|" + data_fingerprint
+    blob = (json.dumps(keyed, sort_keys=True) + "|" + data_fingerprint
+            + f"|numerics={NUMERICS_VERSION}")
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
