@@ -29,6 +29,7 @@ import nbformat
 import numpy as np
 import pytest
 from distributed import Client, LocalCluster
+
 from reglab import experiments
 from reglab.executors import DaskExecutor, LocalPoolExecutor
 from reglab.experiments import CHAPTER8_RUNS, RunSpec
@@ -46,6 +47,7 @@ _ctl = _Path({ctl!r})
 _stem = run_id or name
 with open(_ctl / f"{{_stem}}.attempts", "a") as _f:
     _f.write(f"{{_os.getppid()}}\\n")
+(_ctl / f"{{_stem}}.malloc").write_text(str(_os.environ.get("MALLOC_TRIM_THRESHOLD_")))
 if (_ctl / f"{{_stem}}.hold").exists():
     (_ctl / f"{{_stem}}.hold").unlink()
     (_ctl / f"{{_stem}}.started").write_text(str(_os.getppid()))
@@ -177,6 +179,8 @@ def test_worker_killed_during_a_run_is_retried_elsewhere(executor, cluster, cont
     assert killed.get("pid"), "the held run never started"
     assert [o.status for o in outcomes] == ["ok", "ok"], text
     assert _attempts(ctl, "flowers_model_1") == 2 and _attempts(ctl, "flowers_cnn_1") == 1
+    # the kernels do not inherit the nanny's MALLOC_TRIM_THRESHOLD_ (twice slower training)
+    assert (ctl / "flowers_cnn_1.malloc").read_text() == "None"
     assert "⚠ book/flowers_model_1: worker tcp://127.0.0.1:" in text
     assert "died during the run; retrying on another worker (1 of 1 allowed losses)" in text
     for name in TWO.split(","):
@@ -289,3 +293,18 @@ def test_cli_options():
         assert proc.returncode == 0
         assert "--scheduler" in proc.stdout and "--shared-out" in proc.stdout
         assert "tcp://127.0.0.1:8786" in proc.stdout
+
+
+def test_shared_out_workers_write_the_folder_themselves(cluster, synthetic_flowers, tmp_path):
+    """With shared_out the workers write into the results folder (here: same machine)."""
+    _, client = cluster
+    client.wait_for_workers(2, timeout=60)
+    with DaskExecutor(client=client, shared_out=True) as ex:
+        outcomes = execute_tasks(_tasks(synthetic_flowers, tmp_path), executor=ex,
+                                 progress=False, stream=io.StringIO())
+    assert [o.status for o in outcomes] == ["ok", "ok"]
+    for name in TWO.split(","):
+        rec = _record(tmp_path / "book" / f"{name}.json")
+        assert rec["status"] == "ok" and "worker" not in rec
+        assert rec["notebook"] == str(tmp_path / "book" / f"{name}.ipynb")
+        assert (tmp_path / "book" / f"{name}.npz").is_file()

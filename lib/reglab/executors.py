@@ -124,6 +124,11 @@ def _localize_data(config: dict) -> str | None:
     path = config.get("data_dir")
     if not path or Path(path).is_dir():
         return None
+    if Path(path).name == "flowers" and Path(path).parent.name.startswith("synthetic-flowers-"):
+        # the synthetic smoke-test photos: the same deterministic set, made on this worker
+        from .nbtools import synthetic_flowers_dir
+        config["data_dir"] = str(synthetic_flowers_dir())
+        return None
     env = os.environ.get("FLOWERS_DIR", "")
     if env and Path(env).is_dir():
         config["data_dir"] = str(Path(env).absolute())
@@ -131,6 +136,24 @@ def _localize_data(config: dict) -> str | None:
     return (f"PhotosNotFound: no photo folder {path} on worker host {socket.gethostname()} and "
             "no $FLOWERS_DIR there (put the photos at the same path on every worker, or start "
             "the worker with FLOWERS_DIR set)")
+
+
+def _undo_nanny_malloc_env() -> None:
+    """Keep Dask's malloc setting away from the kernels this worker starts.
+
+    The nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536`` (``distributed.nanny.
+    pre-spawn-environ``) so that they give memory back to the system. Inherited by a kernel,
+    it makes glibc map and unmap every large numpy array: training took twice as long as in
+    the local pool. The worker itself already read it; only its children are affected.
+    """
+    try:
+        import dask
+        pre = dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {}
+    except Exception:                                        # noqa: BLE001 — not under Dask
+        return
+    for k, v in pre.items():
+        if k.startswith("MALLOC_") and os.environ.get(k) == str(v):
+            del os.environ[k]
 
 
 def _worker_address() -> tuple[str, Path | None]:
@@ -160,6 +183,7 @@ def run_on_worker(task: Task, notebook: bytes, timeout: float | None = None,
     if not _KERNEL_CHECKED:
         ensure_kernel()
         _KERNEL_CHECKED = True
+    _undo_nanny_malloc_env()
     with tempfile.TemporaryDirectory(prefix="reglab-run-", dir=scratch) as tmp:
         tmp = Path(tmp)
         source = tmp / "train_model.ipynb"
@@ -254,7 +278,11 @@ class DaskExecutor:
             return None
 
     def workers(self) -> dict:
-        return self.client.scheduler_info(n_workers=-1).get("workers", {})
+        try:
+            info = self.client.scheduler_info(n_workers=-1)
+        except TypeError:                                    # distributed before 2025
+            info = self.client.scheduler_info()
+        return info.get("workers", {})
 
     def describe(self, n_run: int) -> str:
         ws = self.workers()

@@ -3,6 +3,8 @@
 Every run is ``notebooks/train_model.ipynb`` executed by papermill with that run's parameters,
 in its own process (a pool of ``--jobs`` workers), into ``<out>/<profile>/<name>.ipynb``. The
 notebook's :func:`reglab.runs.execute_run` writes ``<name>.json`` and ``<name>.npz`` beside it.
+With ``--scheduler tcp://HOST:PORT`` (or ``$REGLAB_SCHEDULER``) each run is a task on a Dask
+cluster instead, and its files come back here (:mod:`reglab.executors`); nothing below changes.
 
 * **Resume.** Before launching, each run's config and key are computed exactly as the notebook
   will (:func:`reglab.runs.make_config`, :func:`reglab.runs.load_dataset`'s fingerprint); a run
