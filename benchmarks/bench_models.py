@@ -22,9 +22,9 @@ import platform
 import time
 
 import numpy as np
-
 from reglab import FlowersDataset, Model
 from reglab.experiments import CHAPTER8_RUNS
+from reglab.parallel import available_threads
 
 
 def bench(ds, run, profile, epochs):
@@ -50,7 +50,8 @@ def main(argv=None):
     print(f"data: {ds} from {ds.path} in {time.perf_counter() - t:.2f} s "
           f"({'cache' if ds.from_cache else 'decoded'})")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"numpy {np.__version__}, REGLAB_BLAS_THREADS={os.environ.get('REGLAB_BLAS_THREADS', '1')}")
+          f"numpy {np.__version__}, REGLAB_BLAS_THREADS={os.environ.get('REGLAB_BLAS_THREADS', '1')}, "
+          f"reglab threads {available_threads()}")
     print(f"\n| model | profile | s/epoch | slowest epoch | ms/step | val acc after {a.epochs} ep |")
     print("|---|---|---|---|---|---|")
     results = {}

@@ -20,10 +20,10 @@ import os
 import time
 
 import numpy as np
-
 from reglab import FlowersDataset, Model
 from reglab.experiments import CHAPTER8_RUNS
 from reglab.model import _blas_limit
+from reglab.parallel import available_threads
 
 
 def torch_model(run, torch):
@@ -64,8 +64,15 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=60, help="steps per timed chunk")
     ap.add_argument("--rounds", type=int, default=3, help="timed chunks per library and model")
     ap.add_argument("--runs", default="all")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="threads for both libraries (default: each library's own default, "
+                         "torch's OpenMP threads and reglab's REGLAB_THREADS or the cores)")
     a = ap.parse_args(argv)
     import torch
+
+    if a.threads:
+        torch.set_num_threads(a.threads)
+        os.environ["REGLAB_THREADS"] = str(a.threads)
 
     ds = FlowersDataset([96, 96], [96, 96, 3])
     rng = np.random.default_rng(0)
@@ -73,7 +80,7 @@ def main(argv=None):
     order = rng.permutation(ds.train_count)
     batches = [order[(i * 10) % (ds.train_count - 10):][:10] for i in range(n_batches)]
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}, "
-          f"reglab BLAS threads {os.environ.get('REGLAB_BLAS_THREADS', '1')}; "
+          f"reglab {available_threads()} threads (BLAS {os.environ.get('REGLAB_BLAS_THREADS', '1')}); "
           f"{a.rounds} x {a.steps} timed steps per library and model")
     tot_r = tot_t = 0.0
     for run in CHAPTER8_RUNS:

@@ -60,7 +60,8 @@ def blas_threads() -> int:
 
     At batch 10 the products are small: one OpenBLAS thread was as fast as two or faster
     (conv1 forward 1.3 ms against 3.8 ms), and two threads occasionally stall (see
-    performance_notes.md). The second core is better used by a second run.
+    performance_notes.md). The second core is better used by reglab's own parts
+    (:mod:`reglab.parallel`: half-batch lanes, Adam) or by a second run.
     """
     value = os.environ.get("REGLAB_BLAS_THREADS", "1")
     try:
