@@ -308,3 +308,31 @@ def test_shared_out_workers_write_the_folder_themselves(cluster, synthetic_flowe
         assert rec["status"] == "ok" and "worker" not in rec
         assert rec["notebook"] == str(tmp_path / "book" / f"{name}.ipynb")
         assert (tmp_path / "book" / f"{name}.npz").is_file()
+
+
+# ----------------------------------------------------------------------------- worker side
+def test_worker_without_the_photos_or_the_shared_folder(synthetic_flowers, tmp_path,
+                                                        monkeypatch):
+    """run_on_worker called directly (as on a worker): missing photos fall back to the worker's
+    $FLOWERS_DIR, else fail the run with a message; --shared-out never makes a local folder."""
+    from reglab.executors import _localize_data, run_on_worker
+
+    task = _tasks(synthetic_flowers, tmp_path / "out", names="flowers_model_1")[0]
+    task.config["data_dir"] = str(tmp_path / "not-here")
+    monkeypatch.delenv("FLOWERS_DIR", raising=False)
+    res = run_on_worker(task, default_notebook().read_bytes())
+    assert res["status"] == "failed" and res["error"].startswith("PhotosNotFound: no photo folder")
+    assert "FLOWERS_DIR" in res["error"] and not res["in_place"]
+    assert _record_bytes(res["files"]["flowers_model_1.json"])["status"] == "failed"
+
+    monkeypatch.setenv("FLOWERS_DIR", str(synthetic_flowers))
+    config = dict(task.config)
+    assert _localize_data(config) is None and config["data_dir"] == str(synthetic_flowers)
+
+    res = run_on_worker(task, default_notebook().read_bytes(), shared_out=True)
+    assert res["status"] == "failed" and res["error"].startswith("SharedOutMissing: ")
+    assert not (tmp_path / "out").exists() and "flowers_model_1.json" in res["files"]
+
+
+def _record_bytes(data: bytes) -> dict:
+    return json.loads(data.decode("utf-8"))

@@ -16,7 +16,8 @@ ran the notebooks.
   then be the same path on every machine (a shared file system).
 
 Workers need the package (``pip install -e ".[cluster]"``) and the photos: at the same path as
-on the client, or in ``$FLOWERS_DIR`` of the worker. The run's ``config_key`` still has to match
+on the client, or in ``$FLOWERS_DIR`` of the worker (the synthetic smoke-test photos are made on
+a worker that lacks them). The run's ``config_key`` still has to match
 (it hashes the decoded photos), so a worker with another photo set fails the run instead of
 mixing results.
 
@@ -119,12 +120,17 @@ class LocalPoolExecutor:
 _KERNEL_CHECKED = False
 
 
+def _is_synthetic(path) -> bool:
+    """True for the cached synthetic smoke-test photos (``.../synthetic-flowers-vN/flowers``)."""
+    return Path(path).name == "flowers" and Path(path).parent.name.startswith("synthetic-flowers-")
+
+
 def _localize_data(config: dict) -> str | None:
     """Point ``config["data_dir"]`` at the photos on this worker; an error message if none."""
     path = config.get("data_dir")
     if not path or Path(path).is_dir():
         return None
-    if Path(path).name == "flowers" and Path(path).parent.name.startswith("synthetic-flowers-"):
+    if _is_synthetic(path):
         # the synthetic smoke-test photos: the same deterministic set, made on this worker
         from .nbtools import synthetic_flowers_dir
         config["data_dir"] = str(synthetic_flowers_dir())
@@ -171,8 +177,10 @@ def run_on_worker(task: Task, notebook: bytes, timeout: float | None = None,
 
     The training notebook comes as bytes (workers need no checkout). Without ``shared_out`` the
     run writes into a scratch folder and its files come back in ``files`` (name -> bytes);
-    with it, the run writes into ``task.results_dir`` itself. A failing run is a ``failed``
-    outcome, never an exception, so Dask does not retry it.
+    with it, the run writes into ``task.results_dir`` itself (``in_place``), which must exist
+    here already (the client makes it): a worker without the shared folder must not make a
+    local one. A failing run is a ``failed`` outcome, never an exception, so Dask does not
+    retry it.
     """
     global _KERNEL_CHECKED
     import tempfile
@@ -190,31 +198,39 @@ def run_on_worker(task: Task, notebook: bytes, timeout: float | None = None,
         source.write_bytes(notebook)
         config = dict(task.config)
         problem = _localize_data(config)
-        results = task.results_dir if shared_out else tmp / "results"
+        if shared_out and not task.results_dir.is_dir():
+            problem = (f"SharedOutMissing: the results folder {task.results_dir} is not on "
+                       f"worker host {socket.gethostname()} (--shared-out needs a folder that "
+                       "every machine sees at the same path)")
+        in_place = shared_out and not problem        # a failure record of a setup problem
+        results = task.results_dir if in_place else tmp / "results"   # comes back as a file
         here = dataclasses.replace(task, config=config, results_dir=results, source=source)
         if problem:
             outcome = _fail(here, problem, None)
         else:
             outcome = run_task(here, timeout)
         files = {}
-        if not shared_out:
+        if not in_place:
             for p in sorted(results.iterdir()):
                 if p.is_file() and p.name.startswith(task.name + "."):
                     files[p.name] = p.read_bytes()
     return {"status": outcome.status, "test_acc": outcome.test_acc,
             "train_seconds": outcome.train_seconds, "wall_seconds": outcome.wall_seconds,
-            "error": outcome.error, "files": files, "worker": address,
+            "error": outcome.error, "files": files, "in_place": in_place, "worker": address,
             "host": socket.gethostname()}
 
 
 def _check_worker(data_dir: str | None) -> dict:
     """What the client wants to know about a worker before sending it runs."""
     from . import __version__
-    photos = bool(data_dir) and Path(data_dir).is_dir()
     env = os.environ.get("FLOWERS_DIR", "")
-    return {"reglab": __version__, "host": socket.gethostname(),
-            "photos": "same path" if photos or not data_dir else
-            ("FLOWERS_DIR" if env and Path(env).is_dir() else None)}
+    if not data_dir or Path(data_dir).is_dir():
+        photos = "same path"
+    elif _is_synthetic(data_dir):
+        photos = "synthetic"
+    else:
+        photos = "FLOWERS_DIR" if env and Path(env).is_dir() else None
+    return {"reglab": __version__, "host": socket.gethostname(), "photos": photos}
 
 
 # --------------------------------------------------------------------------------------------
@@ -322,6 +338,8 @@ class DaskExecutor:
         futures = {}
         token = uuid.uuid4().hex[:8]
         for rank, (i, task) in enumerate(items):
+            if self.shared_out:
+                task.results_dir.mkdir(parents=True, exist_ok=True)
             src = Path(task.source)
             if src not in notebooks:
                 notebooks[src] = src.read_bytes()
@@ -382,7 +400,7 @@ class DaskExecutor:
                 result = fut.result()
             except Exception as exc:                          # noqa: BLE001 — recorded
                 return _fail(task, f"{type(exc).__name__}: {exc}", None)
-            if not self.shared_out:
+            if not result.get("in_place"):
                 return self._store(task, result)
             return Outcome(task, result["status"], test_acc=result["test_acc"],
                            train_seconds=result["train_seconds"],
