@@ -50,6 +50,10 @@ __all__ = ["conv2d_forward", "conv2d_backward", "Conv2D", "Frame"]
 # would otherwise stream a 10 MB matrix through memory twice per pass; chunking made its
 # forward 2x and its kernel gradient 1.8x faster on the reference machine).
 CHUNK_BYTES = 1 << 19
+# OpenBLAS's sgemm for the chunk products drops from ~100 to ~40 GFLOP/s once a chunk passes
+# ~1500 columns if the im2col matrix has more than ~32 rows (measured for conv2's 55×n @ n×12:
+# 99 GFLOP/s at 1280 columns, 41 at 1536 and above); conv1's 28 rows run best at ~4700.
+WIDE_ROWS, WIDE_MAX_COLS = 32, 1280
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,8 @@ class Frame:
 
     def chunks(self, rows: int, itemsize: int):
         n = max(256, CHUNK_BYTES // (rows * itemsize))
+        if rows > WIDE_ROWS:
+            n = min(n, WIDE_MAX_COLS)
         return [(a, min(a + n, self.L)) for a in range(0, self.L, n)]
 
     def _view(self, flat, i0, j0):
