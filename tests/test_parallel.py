@@ -5,6 +5,7 @@ import pytest
 
 from reglab import Model
 from reglab.data import random_image_dataset
+from reglab.lane_worker import workers_supported
 from reglab.optim import CHUNK, Adam
 from reglab.parallel import available_threads, run_parts
 from reglab.regularizers import Penalty
@@ -137,6 +138,31 @@ def test_training_is_bitwise_the_same_on_one_or_two_threads(data, monkeypatch, h
         costs = [m.train_step(data.tr_xs[i:i + 10], data.tr_ys[i:i + 10], 0.001)
                  for i in range(0, 40, 10)]
         finals.append((m.store.data.copy(), costs, m.predict_logits(data.te_xs)))
+        if threads == "2" and m.lanes is not None and workers_supported():
+            assert m.lanes._workers is not None          # lane 1 ran in its worker process
     np.testing.assert_array_equal(finals[0][0], finals[1][0])
     assert finals[0][1] == finals[1][1]
     np.testing.assert_array_equal(finals[0][2], finals[1][2])
+
+
+@pytest.mark.skipif(not workers_supported(), reason="lane workers need os.memfd_create (Linux)")
+def test_lane_worker_death_is_reported_and_workers_end_with_the_model(data, monkeypatch):
+    import gc
+    import os
+    import signal
+
+    from reglab.lane_worker import LaneWorkerError
+    monkeypatch.setenv("REGLAB_THREADS", "2")
+    m = Model("w", data, PLAIN_CNN, profile="exact", seed=5)
+    m.train_step(data.tr_xs[:10], data.tr_ys[:10], 0.001)
+    proc = m.lanes._workers[0]._proc
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=5)
+    with pytest.raises(LaneWorkerError, match=r"worker process of lane 1 died.*REGLAB_THREADS=1"):
+        m.train_step(data.tr_xs[:10], data.tr_ys[:10], 0.001)
+    m2 = Model("w2", data, PLAIN_CNN, profile="exact", seed=5)
+    m2.train_step(data.tr_xs[:10], data.tr_ys[:10], 0.001)
+    proc2 = m2.lanes._workers[0]._proc
+    del m2
+    gc.collect()
+    assert proc2.wait(timeout=5) == 0                # the worker left when its model went

@@ -77,6 +77,18 @@ class ParamStore:
         for layer, (p, g) in zip(layers, per_layer):
             layer.bind(p, g)
 
+    def rebind_data(self, data: np.ndarray, layers) -> None:
+        """Use ``data`` (same size and dtype, e.g. shared memory) as the parameter buffer.
+
+        ``data`` must already hold the values; every layer's ``params`` views are re-pointed.
+        """
+        if data.shape != self.data.shape or data.dtype != self.data.dtype:
+            raise ValueError(f"new parameter buffer {data.shape} {data.dtype} does not match "
+                             f"{self.data.shape} {self.data.dtype}")
+        self.data = data
+        for (li, key), (a, b, spec) in self.slices.items():
+            layers[li].params[key] = data[a:b].reshape(spec.shape)
+
     @property
     def weights(self) -> np.ndarray:
         """View of all weights and kernels (the tensors L1/L2 act on), in layer order."""

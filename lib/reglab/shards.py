@@ -5,8 +5,11 @@ A convolutional network at batch 10 is too small for numpy to use two cores insi
 half-batches are independent until their gradients are added. A :class:`Lanes` object holds
 ``S`` copies ("lanes") of the layer stack: the same parameter arrays, each lane its own gradient
 buffer, its own frames and caches, and its own random stream for dropout and noise. A training
-step runs lane ``s`` on samples ``bounds[s]`` (forward, loss, backward), on the cores available
-(:func:`reglab.parallel.run_parts`), then adds the lanes' gradients in lane order.
+step runs lane ``s`` on samples ``bounds[s]`` (forward, loss, backward) and then adds the
+lanes' gradients in lane order. Lane 0 runs in the calling process; with two or more threads
+allowed (:func:`reglab.parallel.available_threads`) lane 1 runs in a worker process
+(:mod:`reglab.lane_worker`; as threads the two lanes slowed each other down through the GIL),
+otherwise right after lane 0. Evaluation runs the lanes as threads (large calls, no backward).
 
 Notes
 -----
@@ -81,9 +84,21 @@ class Lanes:
     def _threads(self) -> int:
         return min(available_threads(), self.count)
 
-    def _lane_program(self, s, xs_u8, labels, n):
-        """Forward, loss and backward of lane ``s``: a generator that pauses at every batch
-        normalisation for the totals of all lanes (see :meth:`forward_backward`)."""
+    def bind_lane_grads(self, s: int, buffer: np.ndarray) -> None:
+        """Point lane ``s``'s gradients at ``buffer`` (same layout as ``model.store.grad``)."""
+        self.grads[s] = buffer
+        for li, layer in enumerate(self.stacks[s]):
+            layer.grads = {key: buffer[a:b].reshape(spec.shape)
+                           for (lj, key), (a, b, spec) in self.model.store.slices.items()
+                           if lj == li}
+
+    def lane_program(self, s, xs_u8, labels, n):
+        """Forward, loss and backward of lane ``s`` on its samples (``n``: the whole batch).
+
+        A generator: at every batch normalisation it yields this lane's partial sums
+        ``(count, arrays...)`` and expects the totals over all lanes back; it returns
+        ``(loss · n_s, correct)``. Lane ``s``'s gradients land in its gradient buffer.
+        """
         m = self.model
         stack = self.stacks[s]
         x = m._to_input(xs_u8)
@@ -103,42 +118,76 @@ class Lanes:
                 g = layer.backward(g)
         return loss * len(labels), correct
 
+    @staticmethod
+    def _totals(partials):
+        """Add the lanes' ``(count, arrays...)`` in lane order: ``(total count, [sums])``."""
+        total = partials[0][0]
+        sums = [np.array(a, copy=True) for a in partials[0][1:]]
+        for part in partials[1:]:
+            total += part[0]
+            for acc, a in zip(sums, part[1:]):
+                acc += a
+        return total, sums
+
+    def _start_workers(self, batch: int) -> None:
+        from .lane_worker import LaneWorker
+
+        if self.count != 2:
+            raise NotImplementedError("lane workers are written for two lanes")
+        w = LaneWorker(self.model, 1, max(batch, 256))   # moves the parameters into shared memory
+        self.grads[1] = w.grad
+        self._workers = [w]
+
+    _workers = None
+
     def forward_backward(self, xs_u8, labels):
         """Loss and accuracy of the batch; ``model.store.grad`` receives the batch gradient.
 
-        Each lane runs as a generator on its share of the cores until it finishes or reaches
-        a batch normalisation, whose per-lane partial sums ``(count, arrays...)`` are added in
-        lane order and sent back to every lane.
+        Lane 0 runs here. The other lanes run in worker processes (:mod:`reglab.lane_worker`)
+        when two or more threads are allowed (``$REGLAB_THREADS``), else here one after the
+        other; once started, the workers are kept. At a batch normalisation every lane's
+        partial sums are added in lane order and the totals sent back to every lane.
         """
         m = self.model
         n = len(labels)
         bounds = split_bounds(n, self.count)
         k = len(bounds)
-        programs = [self._lane_program(s, xs_u8[a:e], labels[a:e], n)
-                    for s, (a, e) in enumerate(bounds)]
-        replies = [None] * k
+        if self._workers is None and self.count > 1 and available_threads() > 1:
+            # imported here: `python -m reglab.lane_worker` must not find it imported already
+            from .lane_worker import workers_supported
+            if workers_supported():
+                self._start_workers(n)
+        remote = self._workers is not None
+        programs = [self.lane_program(s, xs_u8[a:e], labels[a:e], n)
+                    for s, (a, e) in enumerate(bounds) if not (remote and s)]
+        if remote:
+            for s in range(1, k):
+                a, e = bounds[s]
+                self._workers[s - 1].start(xs_u8[a:e], labels[a:e], n)
         outs = [None] * k
-        done = [False] * k
-
-        def advance(s):
-            try:
-                outs[s] = programs[s].send(replies[s])
-            except StopIteration as stop:
-                outs[s], done[s] = stop.value, True
-
+        reply = None
         while True:
-            run_parts(advance, range(k), self._threads())
-            if all(done):
+            partials = []
+            for s in range(k):
+                if remote and s:
+                    kind, payload = self._workers[s - 1].receive()
+                else:
+                    try:
+                        kind, payload = "sum", programs[s].send(reply)
+                    except StopIteration as stop:
+                        kind, payload = "done", stop.value
+                if kind == "done":
+                    outs[s] = payload
+                else:
+                    partials.append(payload)
+            if not partials:
                 break
-            if any(done):                    # cannot happen with identical stacks
+            if len(partials) != k:           # cannot happen with identical stacks
                 raise RuntimeError("lanes went out of step")
-            total = outs[0][0]
-            sums = [np.array(a, copy=True) for a in outs[0][1:]]
-            for out in outs[1:]:
-                total += out[0]
-                for acc, a in zip(sums, out[1:]):
-                    acc += a
-            replies = [(total, sums)] * k
+            reply = self._totals(partials)
+            if remote:
+                for w in self._workers[:k - 1]:
+                    w.reply(reply)
         grad = m.store.grad
         np.copyto(grad, self.grads[0])
         for s in range(1, k):
