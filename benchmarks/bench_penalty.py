@@ -1,0 +1,69 @@
+"""What L2 and L1 add to a training step: the three MLPs interleaved in one process.
+
+Usage::
+
+    FLOWERS_DIR=../shared/data/flowers python benchmarks/bench_penalty.py [--rounds 15] [--steps 20]
+        [--profile exact]
+
+flowers_model_1 (no penalty), flowers_model_2 (L2 0.1) and flowers_model_3 (L1 0.01) train in
+turn, ``--steps`` steps each per round, for ``--rounds`` rounds (after one warm-up round), on
+the same batches of real photos (random photos without ``FLOWERS_DIR``). Interleaving makes
+any slow phase of a shared machine hit all three alike. Prints the median ms/step of each
+model over the rounds and the penalty's share ``model_k / model_1 − 1`` with the spread of the
+per-round ratios (25th–75th percentile).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+from reglab import Model
+from reglab.experiments import CHAPTER8_RUNS
+from reglab.model import _blas_limit
+from reglab.parallel import available_threads
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--profile", default="exact", choices=["exact", "book"])
+    a = ap.parse_args(argv)
+    if os.environ.get("FLOWERS_DIR"):
+        from reglab import FlowersDataset
+        ds = FlowersDataset([96, 96], [96, 96, 3])
+    else:
+        from reglab.data import random_image_dataset
+        ds = random_image_dataset(n=600)
+    runs = [r for r in CHAPTER8_RUNS if r.family == "mlp"]
+    models = [Model(dataset=ds, profile=a.profile, seed=1, **r.model_kwargs()) for r in runs]
+    order = np.random.default_rng(0).permutation(ds.train_count)
+    times = np.zeros((a.rounds, len(models)))
+    with _blas_limit():
+        for rnd in range(a.rounds + 1):
+            for j, m in enumerate(models):
+                t = time.perf_counter()
+                for i in range(a.steps):
+                    idx = order[((rnd * a.steps + i) * 10) % (ds.train_count - 10):][:10]
+                    m.train_step(ds.tr_xs[idx], ds.tr_ys[idx], 0.001)
+                if rnd:
+                    times[rnd - 1, j] = (time.perf_counter() - t) / a.steps * 1e3
+    print(f"profile {a.profile}, reglab {available_threads()} threads, {a.rounds} rounds x "
+          f"{a.steps} steps per model")
+    base = times[:, 0]
+    for j, r in enumerate(runs):
+        line = f"{r.name:<16} {np.median(times[:, j]):6.2f} ms/step"
+        if j:
+            ratio = times[:, j] / base
+            q1, med, q3 = np.percentile(ratio, [25, 50, 75])
+            line += f"   {r.technique:<22} adds {100 * (med - 1):+5.1f} % [{100 * (q1 - 1):+.1f}, {100 * (q3 - 1):+.1f}]"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
