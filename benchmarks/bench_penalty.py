@@ -20,7 +20,6 @@ import os
 import time
 
 import numpy as np
-
 from reglab import Model
 from reglab.experiments import CHAPTER8_RUNS
 from reglab.model import _blas_limit
