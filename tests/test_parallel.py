@@ -166,3 +166,17 @@ def test_lane_worker_death_is_reported_and_workers_end_with_the_model(data, monk
     del m2
     gc.collect()
     assert proc2.wait(timeout=5) == 0                # the worker left when its model went
+
+
+@pytest.mark.skipif(not workers_supported(), reason="lane workers need os.memfd_create (Linux)")
+def test_workers_stop_after_training_and_the_random_streams_continue(data, monkeypatch):
+    """train(1) twice on two cores (a worker per call) equals train(2) on one core."""
+    finals = []
+    for threads, calls in (("1", [2]), ("2", [1, 1])):
+        monkeypatch.setenv("REGLAB_THREADS", threads)
+        m = Model("w", data, CNN, profile="exact", seed=9)
+        for epochs in calls:
+            m.train(epochs, batch_size=10, report=0)
+            assert m.lanes._workers is None              # no idle process left behind
+        finals.append(m.store.data.copy())
+    np.testing.assert_array_equal(finals[0], finals[1])

@@ -14,8 +14,11 @@ processes run :meth:`reglab.shards.Lanes.lane_program`; at each batch normalisat
 sends its partial sums and waits for the totals; at the end it sends ``(loss · n_s, correct)``.
 The parent adds the gradients in lane order, as with threads.
 
-The worker is ``python -m reglab.lane_worker`` (it never imports the caller's script) and ends
-when the parent closes the connection (model garbage-collected, interpreter exit) or dies.
+The worker is ``python -m reglab.lane_worker`` (it never imports the caller's script). It starts
+at a model's first training step and stops when :meth:`reglab.Model.train` returns, handing its
+lane's random-stream state back, so the next ``train`` call continues the same stream in a new
+worker. It also ends when the parent closes the connection (model garbage-collected,
+interpreter exit) or dies.
 Where ``os.memfd_create`` is missing (not Linux) the lanes run one after the other in-process.
 
 Report section: 개요 (how long the runs take).
@@ -88,6 +91,8 @@ def _serve(conn: Connection, block: SharedBlock, spec: dict) -> None:
     lanes = m.lanes
     s = spec["lane"]
     lanes.bind_lane_grads(s, block.arrays["grad"])
+    rng = lanes.stacks[s][0].rng                     # shared by every layer of the lane
+    rng.bit_generator.state = spec["rng_state"]
     shape = tuple(spec["input_shape"])
     per = int(np.prod(shape))
     xs_all, ys_all = block.arrays["xs"], block.arrays["ys"]
@@ -98,6 +103,9 @@ def _serve(conn: Connection, block: SharedBlock, spec: dict) -> None:
         except EOFError:
             return
         if msg is None:
+            return
+        if msg == "close":                           # hand the random stream back, then end
+            conn.send(("state", rng.bit_generator.state))
             return
         k, n = msg
         try:
@@ -136,7 +144,7 @@ class LaneWorker:
     parent's optimizer is then seen by the worker).
     """
 
-    def __init__(self, model, lane: int, max_batch: int):
+    def __init__(self, model, lane: int, max_batch: int, rng_state: dict):
         self.lane = lane
         store = model.store
         per = int(np.prod(model.dataset.input_shape))
@@ -159,12 +167,15 @@ class LaneWorker:
         self._finalizer = weakref.finalize(self, _stop, self._conn, self._proc)
         spec = {"name": model.name, "hconfigs": model.hconfigs, "profile": model.profile,
                 "seed": model.seed, "dtype": dt, "lane": lane, "layout": self.block.layout,
+                "rng_state": rng_state,
                 "input_shape": list(model.dataset.input_shape),
                 "output_shape": list(model.dataset.output_shape)}
         self._send(spec)
         kind, detail = self.receive()
         if kind != "ready":
             raise LaneWorkerError(f"the lane worker could not start: {detail}")
+        os.close(self.block.fd)                      # the mapping stays; the child has its copy
+        self.block.fd = -1
 
     def _died(self, exc):
         return LaneWorkerError(
@@ -203,8 +214,14 @@ class LaneWorker:
     def reply(self, totals) -> None:
         self._send(totals)
 
-    def close(self) -> None:
+    def close(self) -> dict:
+        """End the worker; returns its lane's random-stream state (``bit_generator.state``)."""
+        self._send("close")
+        kind, state = self.receive()
+        if kind != "state":
+            raise LaneWorkerError(f"lane {self.lane}: expected the random-stream state, got {kind!r}")
         self._finalizer()
+        return state
 
 
 def main(argv=None) -> int:

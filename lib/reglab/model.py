@@ -336,7 +336,11 @@ class Model:
             raise ValueError(f"batch_size={batch_size} is larger than the training split "
                              f"({ds.train_count} images); use a smaller batch_size")
         with _blas_limit():
-            return self._train(epoch_count, batch_size, batch_count, learning_rate, report)
+            try:
+                return self._train(epoch_count, batch_size, batch_count, learning_rate, report)
+            finally:
+                if self._lanes is not None:       # no idle worker process between trainings
+                    self._lanes.release_workers()
 
     def _train(self, epoch_count, batch_size, batch_count, learning_rate, report):
         ds = self.dataset

@@ -134,9 +134,21 @@ class Lanes:
 
         if self.count != 2:
             raise NotImplementedError("lane workers are written for two lanes")
-        w = LaneWorker(self.model, 1, max(batch, 256))   # moves the parameters into shared memory
-        self.grads[1] = w.grad
+        # moves the parameters into shared memory; lane 1 continues its own random stream
+        w = LaneWorker(self.model, 1, max(batch, 256),
+                       rng_state=self.stacks[1][0].rng.bit_generator.state)
+        self.bind_lane_grads(1, w.grad)
         self._workers = [w]
+
+    def release_workers(self) -> None:
+        """Stop the worker processes, taking their lanes' random streams back.
+
+        Training later starts new workers from those streams, so a run split into several
+        ``train`` calls gives the same numbers as one call.
+        """
+        for s, w in enumerate(self._workers or (), start=1):
+            self.stacks[s][0].rng.bit_generator.state = w.close()
+        self._workers = None
 
     _workers = None
 
