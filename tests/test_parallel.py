@@ -180,3 +180,26 @@ def test_workers_stop_after_training_and_the_random_streams_continue(data, monke
             assert m.lanes._workers is None              # no idle process left behind
         finals.append(m.store.data.copy())
     np.testing.assert_array_equal(finals[0], finals[1])
+
+
+def test_training_falls_back_to_one_process_when_no_worker_can_start(data, monkeypatch):
+    from reglab import lane_worker
+    from reglab.shards import Lanes
+
+    def refuse(self, *a, **k):
+        raise OSError("memfd_create: not permitted here")
+    monkeypatch.setattr(lane_worker.LaneWorker, "__init__", refuse)
+    monkeypatch.setattr(lane_worker, "workers_supported", lambda: True)
+    monkeypatch.setattr(Lanes, "_workers_failed", False)
+    finals = []
+    for threads in ("2", "1"):
+        monkeypatch.setenv("REGLAB_THREADS", threads)
+        m = Model("f", data, CNN, profile="exact", seed=4)
+        if threads == "2":
+            with pytest.warns(RuntimeWarning, match="could not start a lane worker.*not permitted"):
+                m.train_step(data.tr_xs[:10], data.tr_ys[:10], 0.001)
+        else:
+            m.train_step(data.tr_xs[:10], data.tr_ys[:10], 0.001)
+        m.train_step(data.tr_xs[10:20], data.tr_ys[10:20], 0.001)
+        finals.append(m.store.data.copy())
+    np.testing.assert_array_equal(finals[0], finals[1])

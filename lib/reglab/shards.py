@@ -30,6 +30,8 @@ Report section: 개요 (how long the runs take).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .losses import softmax_cross_entropy, softmax_cross_entropy_backward
@@ -151,6 +153,7 @@ class Lanes:
         self._workers = None
 
     _workers = None
+    _workers_failed = False        # class-wide: after one failure, do not try again
 
     def forward_backward(self, xs_u8, labels):
         """Loss and accuracy of the batch; ``model.store.grad`` receives the batch gradient.
@@ -164,11 +167,18 @@ class Lanes:
         n = len(labels)
         bounds = split_bounds(n, self.count)
         k = len(bounds)
-        if self._workers is None and self.count > 1 and available_threads() > 1:
+        if (self._workers is None and self.count > 1 and available_threads() > 1
+                and not Lanes._workers_failed):
             # imported here: `python -m reglab.lane_worker` must not find it imported already
-            from .lane_worker import workers_supported
+            from .lane_worker import LaneWorkerError, workers_supported
             if workers_supported():
-                self._start_workers(n)
+                try:
+                    self._start_workers(n)
+                except (OSError, LaneWorkerError) as exc:
+                    # same numbers either way: lanes run one after the other in this process
+                    Lanes._workers_failed = True
+                    warnings.warn(f"reglab: could not start a lane worker process ({exc}); "
+                                  "training on one core", RuntimeWarning, stacklevel=3)
         remote = self._workers is not None
         programs = [self.lane_program(s, xs_u8[a:e], labels[a:e], n)
                     for s, (a, e) in enumerate(bounds) if not (remote and s)]
