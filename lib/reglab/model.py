@@ -251,12 +251,11 @@ class Model:
     def lanes(self) -> Lanes | None:
         """Half-batch layer stacks (:mod:`reglab.shards`) for convolutional models, else None.
 
-        Training uses them unless the book's per-batch noise decision with ratio < 1 couples
-        the samples of a batch; evaluation always does.
+        Training uses them unless a layer couples the samples of a batch (``couples_batch``:
+        the book's per-batch noise decision with ratio < 1); evaluation always does.
         """
         if self._lanes is None and any(l.kind == "conv" for l in self.layers):
-            coupled = any(l.kind == "noise" and l.ratio < 1 and
-                          self.profile.noise_decision == "batch" for l in self.layers)
+            coupled = any(l.couples_batch for l in self.layers)
             self._lanes = Lanes(self, LANES, self._lane_seeds, train_lanes=not coupled)
         return self._lanes
 

@@ -60,7 +60,7 @@ class Lanes:
     seed_seq : numpy.random.SeedSequence
         Spawns one generator per lane for dropout and noise.
     train_lanes : bool
-        Whether training may use the lanes (False with batch normalisation).
+        Whether training may use the lanes (False when a layer couples the batch's samples).
     """
 
     def __init__(self, model, count: int, seed_seq, train_lanes: bool):
@@ -69,19 +69,16 @@ class Lanes:
         self.model = model
         self.count = count
         self.train_lanes = train_lanes
-        store = model.store
-        self.grads = [np.zeros_like(store.grad) for _ in range(count)]
         rngs = [np.random.default_rng(s) for s in seed_seq.spawn(count)]
-        self.stacks = []
+        self.stacks, self.grads = [], [None] * count
         for s in range(count):
             stack = [layer.clone() for layer in model.layers]
-            for li, layer in enumerate(stack):
+            for layer in stack:
                 layer.rng = rngs[s]
                 layer.lane_index = s
-                layer.grads = {key: self.grads[s][a:b].reshape(spec.shape)
-                               for (lj, key), (a, b, spec) in store.slices.items() if lj == li}
             link_layers(stack)
             self.stacks.append(stack)
+            self.bind_lane_grads(s, np.zeros_like(model.store.grad))
 
     def _threads(self) -> int:
         return min(available_threads(), self.count)

@@ -65,6 +65,7 @@ class Layer:
     """
 
     kind = "layer"
+    couples_batch = False    # True if the forward pass ties the samples of a batch together
 
     def __init__(self, cfg, in_shape, layout, profile, rng, dtype):
         self.cfg = cfg

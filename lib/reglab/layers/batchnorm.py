@@ -61,12 +61,16 @@ def batchnorm_forward(rows: np.ndarray, gamma, beta, eps: float, stats=None):
     std = np.sqrt(var + eps).astype(rows.dtype)
     xhat = xc
     xhat /= std[:, None]
+    return _affine(xhat, gamma, beta), xhat, std, mean, var
+
+
+def _affine(xhat, gamma, beta):
+    """``γ x̂ + β`` per row (a copy of ``x̂`` without rescaling)."""
     if gamma is None:
-        y = xhat.copy()
-    else:
-        y = xhat * gamma[:, None]
-        y += beta[:, None]
-    return y, xhat, std, mean, var
+        return xhat.copy()
+    y = xhat * gamma[:, None]
+    y += beta[:, None]
+    return y
 
 
 def batchnorm_backward(dy: np.ndarray, xhat: np.ndarray, std: np.ndarray, gamma, full: bool):
@@ -126,15 +130,18 @@ class BatchNorm(Layer):
         beta = self.params.get("shift")
         if train:
             y, self._xhat, self._std, mean, var = batchnorm_forward(rows, gamma, beta, self.eps)
-            m = rows.shape[1]
-            run_var = var * (m / (m - 1)) if (self.unbiased and m > 1) else var
-            r = self.exp_ratio
-            self.buffers["mavg"] += r * (mean - self.buffers["mavg"])
-            self.buffers["mvar"] += r * (run_var - self.buffers["mvar"])
+            self._update_running(mean, var, rows.shape[1])
         else:
             y = batchnorm_forward(rows, gamma, beta, self.eps,
                                   stats=(self.buffers["mavg"], self.buffers["mvar"]))[0]
         return self._unrows(y, x.shape)
+
+    def _update_running(self, mean, var, m):
+        """``μ_run += r (μ − μ_run)``, likewise σ²_run (unbiased ``m/(m−1)`` if the profile says)."""
+        run_var = var * (m / (m - 1)) if (self.unbiased and m > 1) else var
+        r = self.exp_ratio
+        self.buffers["mavg"] += r * (mean - self.buffers["mavg"])
+        self.buffers["mvar"] += r * (run_var - self.buffers["mvar"])
 
     # ---- the same layer split over half-batch lanes (reglab.shards) ---------------------
     # Generators: each ``yield`` hands this lane's per-channel partial sums (and its count of
@@ -153,17 +160,9 @@ class BatchNorm(Layer):
         std = np.sqrt(var + self.eps).astype(rows.dtype)
         xc /= std[:, None]
         self._xhat, self._std = xc, std
-        gamma, beta = self.params.get("scale"), self.params.get("shift")
-        if gamma is None:
-            y = xc.copy()
-        else:
-            y = xc * gamma[:, None]
-            y += beta[:, None]
+        y = _affine(xc, self.params.get("scale"), self.params.get("shift"))
         if self.lane_index == 0:            # one update of the running statistics per step
-            run_var = var * (total_m / (total_m - 1)) if (self.unbiased and total_m > 1) else var
-            r = self.exp_ratio
-            self.buffers["mavg"] += r * (mean - self.buffers["mavg"])
-            self.buffers["mvar"] += r * (run_var - self.buffers["mvar"])
+            self._update_running(mean, var, total_m)
         return self._unrows(y, x.shape)
 
     def backward_in_lanes(self, dout):

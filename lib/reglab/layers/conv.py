@@ -284,8 +284,9 @@ class Conv2D(Layer):
     Attributes
     ----------
     act_grad_fused : bool
-        Set by the model when the next layer (a max pool) already multiplies the gradient by
-        the ReLU derivative; :meth:`backward` then takes ``dout`` as ``dz``.
+        Set by the model when the next layer is a max pool: this layer then returns the
+        pre-activation ``z``, the pool applies the ReLU and its derivative, and
+        :meth:`backward` takes ``dout`` as ``dz``.
     """
 
     kind = "conv"
@@ -327,8 +328,7 @@ class Conv2D(Layer):
 
     def forward(self, x, train):
         ws = self._workspace(x.shape[1], train)
-        if x is not ws.xin:
-            ws.xin[...] = x
+        ws.xin[...] = x
         # Fused with a following max pool, the ReLU is applied to the pooled output instead
         # (max and ReLU commute): this returns z and the pool returns relu(max(z)).
         act = None if self.act_grad_fused else self.actfunc
@@ -341,8 +341,7 @@ class Conv2D(Layer):
     def backward(self, dout):
         ws = self._ws
         if self.act_grad_fused:                 # the max pool applied ReLU' already
-            if dout is not ws.dzin:
-                ws.dzin[...] = dout
+            ws.dzin[...] = dout
         elif self.actfunc == "relu":
             np.multiply(dout, ws.y > 0, out=ws.dzin)
         else:

@@ -30,14 +30,12 @@ def _slices(sh, sw):
     return [(Ellipsis, slice(a, None, sh), slice(b, None, sw)) for a in range(sh) for b in range(sw)]
 
 
-def max_pool_forward(x: np.ndarray, sh: int, sw: int, out: np.ndarray | None = None) -> np.ndarray:
+def max_pool_forward(x: np.ndarray, sh: int, sw: int) -> np.ndarray:
     """Max over non-overlapping ``sh × sw`` windows of the last two axes.
 
     Parameters
     ----------
     x : ndarray, shape (..., H, W) with H % sh == 0 and W % sw == 0 (any strides)
-    out : ndarray, shape (..., H // sh, W // sw), optional
-        Where to write the result (e.g. the next convolution's input frame).
 
     Returns
     -------
@@ -45,18 +43,15 @@ def max_pool_forward(x: np.ndarray, sh: int, sw: int, out: np.ndarray | None = N
     """
     sl = _slices(sh, sw)
     if len(sl) == 1:
-        if out is None:
-            return x.copy()
-        out[...] = x
-        return out
-    y = np.maximum(x[sl[0]], x[sl[1]], out=out)
+        return x.copy()
+    y = np.maximum(x[sl[0]], x[sl[1]])
     for s in sl[2:]:
         np.maximum(y, x[s], out=y)
     return y
 
 
 def max_pool_backward(dy: np.ndarray, x: np.ndarray, y: np.ndarray, sh: int, sw: int,
-                      out: np.ndarray | None = None, positive_only: bool = False) -> np.ndarray:
+                      positive_only: bool = False) -> np.ndarray:
     """Route each ``dy`` to the first argmax of its window (row-major scan).
 
     Every input position belongs to exactly one window, so each strided slice of ``dx`` is
@@ -67,15 +62,13 @@ def max_pool_backward(dy: np.ndarray, x: np.ndarray, y: np.ndarray, sh: int, sw:
     ----------
     dy : ndarray, shape of ``y``
     x, y : the forward input and output
-    out : ndarray, shape of ``x``, optional
-        Where to write ``dx`` (e.g. the previous convolution's gradient frame).
     positive_only : bool
         Also apply the derivative of a ReLU: only windows whose maximum is > 0 pass their
         gradient (the routed position holds the maximum, so ReLU' there is 1 exactly when
         y > 0). ``x`` may then be the pre-activation and ``y = relu(max(x))``: windows with
         y = 0 get no gradient either way. Saves a full-size pass over the convolution's output.
     """
-    dx = np.empty(x.shape, dtype=dy.dtype) if out is None else out
+    dx = np.empty(x.shape, dtype=dy.dtype)
     if positive_only:
         dy = dy * (y > 0)
     sl = _slices(sh, sw)
@@ -91,24 +84,19 @@ def max_pool_backward(dy: np.ndarray, x: np.ndarray, y: np.ndarray, sh: int, sw:
     return dx
 
 
-def avg_pool_forward(x: np.ndarray, sh: int, sw: int, out: np.ndarray | None = None) -> np.ndarray:
+def avg_pool_forward(x: np.ndarray, sh: int, sw: int) -> np.ndarray:
     """Mean over non-overlapping ``sh × sw`` windows of the last two axes."""
     sl = _slices(sh, sw)
-    if out is None:
-        y = x[sl[0]].copy()
-    else:
-        y = out
-        y[...] = x[sl[0]]
+    y = x[sl[0]].copy()
     for s in sl[1:]:
         y += x[s]
     y *= y.dtype.type(1.0 / (sh * sw))
     return y
 
 
-def avg_pool_backward(dy: np.ndarray, x_shape: tuple, sh: int, sw: int,
-                      out: np.ndarray | None = None) -> np.ndarray:
-    """Spread ``dy / (sh·sw)`` over each window (into ``out`` if given)."""
-    dx = np.empty(x_shape, dtype=dy.dtype) if out is None else out
+def avg_pool_backward(dy: np.ndarray, x_shape: tuple, sh: int, sw: int) -> np.ndarray:
+    """Spread ``dy / (sh·sw)`` over each window."""
+    dx = np.empty(x_shape, dtype=dy.dtype)
     g = dy * dy.dtype.type(1.0 / (sh * sw))
     for s in _slices(sh, sw):
         dx[s] = g
