@@ -186,17 +186,19 @@ def test_conv_layer_every_activation(actfunc):
     _check_layer(layer, RNG.normal(size=(3, 2, 4, 5)))
 
 
-def test_large_dense_layer_split_over_two_halves():
-    """A layer at SPLIT_WEIGHTS computes its products in two halves of its input rows."""
-    from reglab.layers.dense import SPLIT_WEIGHTS
+@pytest.mark.parametrize("extra", [0, 5])
+def test_long_dense_layer_in_row_blocks(extra):
+    """A layer with more than K_CHUNK inputs takes its products over row blocks (and a tail)."""
+    from reglab.layers.dense import K_CHUNK, _blocks
     width = 16
-    fan_in = SPLIT_WEIGHTS // width + 3                    # odd halves
+    fan_in = 3 * K_CHUNK + extra
+    k, c = _blocks(fan_in)
+    assert k > 1 and c <= K_CHUNK and (k * c == fan_in) == (extra == 0)
     layer = _layer(["full", {"width": width, "actfunc": "tanh"}], (fan_in,), "flat")
     layer.need_input_grad = True
-    assert layer._halves() is not None
     x = RNG.normal(size=(3, fan_in)) * 0.02
     y = layer.forward(x, True)
-    np.testing.assert_allclose(y, np.tanh(x @ layer.params["w"] + layer.params["b"]), rtol=1e-12)
+    np.testing.assert_allclose(y, np.tanh(x @ layer.params["w"] + layer.params["b"]), rtol=1e-12, atol=1e-13)
     R = RNG.normal(size=y.shape)
     dx = layer.backward(R)
     dz = R * (1 - y ** 2)

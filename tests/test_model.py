@@ -299,8 +299,20 @@ def test_adam_flushes_denormal_moments():
 def test_l1_sign_matches_np_sign_including_zeros(dtype):
     from reglab.regularizers import Penalty
     w = np.array([0.0, -0.0, 1e-30, -2.5, 3.0, 1e-5, -1e-5, 0.0], dtype)
-    out = np.zeros_like(w)
+    out = np.full_like(w, 7.0)                     # overwritten, not added to
     pen = Penalty(0.0, 0.01, "after_optimizer", False)
-    cost = pen.apply(w, out, 0.001, np.empty_like(w))
+    cost = pen.terms(w, 0.001, out)
     np.testing.assert_array_equal(out, (0.001 * 0.01 * np.sign(w)).astype(dtype))
     assert cost == pytest.approx(float(np.abs(w.astype(np.float64)).sum()), rel=1e-6)
+
+
+@pytest.mark.parametrize("l2,l1", [(0.1, 0.0), (0.0, 0.01), (0.1, 0.01), (0.0, 0.0)])
+def test_penalty_terms_against_the_formula(l2, l1):
+    from reglab.regularizers import Penalty
+    w = np.random.default_rng(4).normal(size=1000)
+    w[::97] = 0.0
+    out = np.full_like(w, 7.0)
+    pen = Penalty(l2, l1, "gradient", True)
+    cost = pen.terms(w, 0.5, out, np.empty_like(w), np.empty(w.size, bool))
+    np.testing.assert_allclose(out, 0.5 * (l2 * w + l1 * np.sign(w)), rtol=1e-15, atol=1e-18)
+    assert cost == pytest.approx(l2 / 2 * np.sum(w * w) + l1 * np.sum(np.abs(w)), rel=1e-12)

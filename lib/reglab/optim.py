@@ -9,8 +9,9 @@ For gradient ``g`` at step ``t`` (β1 = 0.9, β2 = 0.999, ε = 1e-8; Kingma & Ba
 
 The book keeps one step counter per tensor; every tensor is updated at every step, so a single
 counter is the same thing. The update walks the flat buffer once, in chunks that stay in cache,
-and applies the L1/L2 :class:`~reglab.regularizers.Penalty` inside the same pass: added to ``g``
-before the moments (exact profile) or to ``Δ`` after them (the book, erratum E3).
+and computes the L1/L2 :class:`~reglab.regularizers.Penalty` terms inside the same pass, each
+chunk while it is in cache: added to ``g`` before the moments (exact profile) or to ``Δ`` after
+them (the book, erratum E3).
 
 Denormals: when ReLUs die (the book-profile MLP), gradients are exactly 0 and ``m`` decays by 0.9
 per step into float32 denormals, which make every later operation on them many times slower.
@@ -75,13 +76,13 @@ class Adam:
         self._scratch = {}
 
     def _buffers(self):
-        """Scratch (two float chunks and a bool chunk) for the calling thread."""
+        """Scratch (three float chunks and a bool chunk) for the calling thread."""
         key = threading.get_ident()
         bufs = self._scratch.get(key)
         if bufs is None:
             n = min(self.size, CHUNK)
             bufs = self._scratch[key] = (np.empty(n, self.dtype), np.empty(n, self.dtype),
-                                         np.empty(n, bool))
+                                         np.empty(n, self.dtype), np.empty(n, bool))
         return bufs
 
     def step(self, p: np.ndarray, g: np.ndarray, lr: float, penalty=None, n_decay: int = 0) -> float:
@@ -90,8 +91,7 @@ class Adam:
         Parameters
         ----------
         p, g : ndarray (size,)
-            Parameters and their data gradient. With a 'gradient' penalty, ``g[:n_decay]`` is
-            increased by the penalty's gradient in place.
+            Parameters and their data gradient (``g`` is not changed).
         lr : float
         penalty : reglab.regularizers.Penalty or None
         n_decay : int
@@ -102,6 +102,11 @@ class Adam:
         float
             The penalty cost of the weights before this update.
         """
+        use_pen = penalty is not None and penalty.active and n_decay > 0
+        if use_pen and n_decay > self.size:
+            raise ValueError(f"n_decay={n_decay} is larger than the {self.size} parameters")
+        costs = [0.0] * len(self._chunks)
+        scale = 1.0 if use_pen and penalty.placement == "gradient" else lr
         b1, b2 = self.beta1, self.beta2
         t = self.t = self.t + 1
         T = self.dtype.type
@@ -110,32 +115,45 @@ class Adam:
         eps = T(self.eps * bc2 / math.sqrt(1 - b2))
         B1, B2 = T(b1), T(b2)
         flush = t % self.flush_every == 0
-        use_pen = penalty is not None and penalty.active and n_decay > 0
-        costs = [0.0] * len(self._chunks)
+        before = use_pen and penalty.placement == "gradient"
 
         def part(i):
             a, e = self._chunks[i]
             pc, gc, mc, vc = p[a:e], g[a:e], self.m[a:e], self.v[a:e]
-            tmp, tmp2, mask = self._buffers()
-            tc = tmp[:e - a]
+            tc = self._buffers()[0][:e - a]
             nd = max(0, min(e, n_decay) - a) if use_pen else 0
-            if nd and penalty.placement == "gradient":
-                costs[i] = penalty.apply(pc[:nd], gc[:nd], 1.0, tmp2, mask)
+            if nd:                                # λ2 w + λ1 sign w, while this chunk of w is hot
+                _, tk, tmp, mask = self._buffers()
+                tk = tk[:nd]
+                costs[i] = penalty.terms(pc[:nd], scale, tk, tmp, mask)
             mc *= B1                              # m̃ ← β1 m̃ + g
-            mc += gc
+            if nd and before:                     # g + λ2 w + λ1 sign w (exact profile)
+                if nd < e - a:
+                    tc[nd:] = gc[nd:]
+                    np.add(gc[:nd], tk, out=tc[:nd])
+                else:
+                    np.add(gc, tk, out=tc)
+                mc += tc
+                np.multiply(tc, tc, out=tc)
+            else:
+                mc += gc
+                np.multiply(gc, gc, out=tc)
             vc *= B2                              # ṽ ← β2 ṽ + g²
-            np.multiply(gc, gc, out=tc)
             vc += tc
             if flush:
+                mask = self._buffers()[3][:e - a]
                 for arr in (mc, vc):
-                    np.less(np.abs(arr, out=tc), self._tiny, out=mask[:e - a])
-                    arr[mask[:e - a]] = 0
+                    np.less(np.abs(arr, out=tc), self._tiny, out=mask)
+                    arr[mask] = 0
             np.sqrt(vc, out=tc)                   # lr·Δ = c m̃ / (sqrt(ṽ) + ε')
             tc += eps
             np.divide(mc, tc, out=tc)
             tc *= c
-            if nd and penalty.placement == "after_optimizer":
-                costs[i] = penalty.apply(pc[:nd], tc[:nd], lr, tmp2, mask)
+            if nd and not before:                 # + lr (λ2 w + λ1 sign w) (the book, E3)
+                if nd < e - a:
+                    tc[:nd] += tk
+                else:
+                    tc += tk
             pc -= tc
 
         run_parts(part, range(len(self._chunks)), self.threads)

@@ -10,11 +10,16 @@ An image-shaped input is flattened in the book's row-major ``(H, W, C)`` order, 
 same meaning as in the book (for the CNNs the output layer's 1536 rows are ``8·8·24`` in that
 order). Internally such inputs arrive channels-first, ``(C, N, H, W)``, and are transposed.
 
-A layer with at least ``SPLIT_WEIGHTS`` weights (the MLPs' first layer: 27648 × 30) splits its
-products over two halves of its ``D`` input rows, ``x w = x[:, :h] w[:h] + x[:, h:] w[h:]``, so
-two cores can share them (:func:`reglab.parallel.run_parts`); ``dw`` and ``dx`` split the same
-way without any sum. The split depends on the shape only, so the numbers do not depend on the
-number of threads.
+A long input (``D`` > :data:`K_CHUNK`, the MLPs' first layer: 27648 inputs) has its two large
+products taken over row blocks of ``w``, ``D = k·c`` (+ a shorter tail):
+
+    x w = Σ_j x[:, jc:(j+1)c] w[jc:(j+1)c],      dw[jc:(j+1)c] = x[:, jc:(j+1)c]ᵀ dz
+
+as one batched ``matmul`` each. OpenBLAS is slow on these very flat products (10 × 27648 @ 27648 ×
+30: 546 µs as one GEMM, 230 µs in blocks of 3072; ``dw``: 360 against 200 µs; one core, this
+VM); the blocks are fixed by ``D``, and the block
+sums are added in block order, so the result does not depend on anything but the shapes. Both
+products stay on one core: two threads, each on half of the blocks, gained nothing.
 
 Report section: 2.1.1 (the MLP models flowers_model_1..3).
 """
@@ -26,24 +31,61 @@ import math
 import numpy as np
 
 from ..activations import activate, activation_backward
-from ..parallel import run_parts
 from .base import Layer, ParamSpec
 
-__all__ = ["dense_forward", "dense_backward", "Dense", "SPLIT_WEIGHTS"]
+__all__ = ["dense_forward", "dense_backward", "Dense", "K_CHUNK"]
 
-SPLIT_WEIGHTS = 1 << 18
+K_CHUNK = 3072      # longest row block; measured: 256..3072 equally fast, 3456 and more 2x slower
+
+
+def _blocks(d: int) -> tuple[int, int]:
+    """``(k, c)``: ``k`` equal row blocks of ``c`` rows for ``D = d`` (the tail ``d − k·c`` apart)."""
+    k = -(-d // K_CHUNK)
+    c = -(-d // k)
+    return d // c, c
+
+
+def _x_times_w(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``x @ w`` for ``x`` (N, D), ``w`` (D, F), in row blocks of ``w`` when D is long."""
+    n, d = x.shape
+    if d <= K_CHUNK:
+        return x @ w
+    k, c = _blocks(d)
+    e = k * c
+    parts = np.matmul(x[:, :e].reshape(n, k, c).transpose(1, 0, 2), w[:e].reshape(k, c, -1))
+    z = np.add.reduce(parts, axis=0)
+    if e < d:
+        z += x[:, e:] @ w[e:]
+    return z
+
+
+def _xt_times_dz(x: np.ndarray, dz: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out = x.T @ dz`` for ``x`` (N, D), ``dz`` (N, F), in row blocks of ``out`` when D is long."""
+    n, d = x.shape
+    if d <= K_CHUNK:
+        return np.matmul(x.T, dz, out=out)
+    k, c = _blocks(d)
+    e = k * c
+    np.matmul(x[:, :e].reshape(n, k, c).transpose(1, 2, 0), dz, out=out[:e].reshape(k, c, -1))
+    if e < d:
+        np.matmul(x[:, e:].T, dz, out=out[e:])
+    return out
 
 
 def dense_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pre-activation ``x @ w + b``; ``x`` (N, D), ``w`` (D, F), ``b`` (F,) → (N, F)."""
-    z = x @ w
+    z = _x_times_w(x, w)
     z += b
     return z
 
 
-def dense_backward(dz: np.ndarray, x: np.ndarray, w: np.ndarray, need_dx: bool = True):
-    """Return ``(dx or None, dw, db)`` for ``z = x @ w + b`` given ``dz`` (N, F)."""
-    dw = x.T @ dz
+def dense_backward(dz: np.ndarray, x: np.ndarray, w: np.ndarray, need_dx: bool = True,
+                   dw_out: np.ndarray | None = None):
+    """Return ``(dx or None, dw, db)`` for ``z = x @ w + b`` given ``dz`` (N, F).
+
+    ``dw`` is written into ``dw_out`` (D, F) when given.
+    """
+    dw = _xt_times_dz(x, dz, np.empty(w.shape, dz.dtype) if dw_out is None else dw_out)
     db = dz.sum(axis=0)
     dx = dz @ w.T if need_dx else None
     return dx, dw, db
@@ -69,32 +111,13 @@ class Dense(Layer):
         return [ParamSpec("w", (self.fan_in, self.width), "normal", "weight"),
                 ParamSpec("b", (self.width,), "zeros", "bias")]
 
-    def _halves(self):
-        if self.fan_in * self.width < SPLIT_WEIGHTS:
-            return None
-        h = self.fan_in // 2
-        return [(0, h), (h, self.fan_in)]
-
     def forward(self, x, train):
         if self.layout == "cnhw":           # (C, N, H, W) -> (N, H·W·C), the book's order
             self._xshape = x.shape
             x = x.transpose(1, 2, 3, 0).reshape(x.shape[1], -1)
         elif x.ndim != 2:
             x = x.reshape(x.shape[0], -1)
-        halves = self._halves()
-        if halves is None:
-            z = dense_forward(x, self.params["w"], self.params["b"])
-        else:
-            w = self.params["w"]
-            parts = [None, None]
-
-            def part(i):
-                a, e = halves[i]
-                parts[i] = x[:, a:e] @ w[a:e]
-            run_parts(part, (0, 1))
-            z = parts[0]
-            z += parts[1]
-            z += self.params["b"]
+        z = dense_forward(x, self.params["w"], self.params["b"])
         y = activate(self.actfunc, z, out=z)
         if train:
             self._x, self._y = x, y
@@ -102,21 +125,8 @@ class Dense(Layer):
 
     def backward(self, dout):
         dz = activation_backward(self.actfunc, self._y, dout)
-        halves = self._halves()
-        if halves is None:
-            dx, dw, db = dense_backward(dz, self._x, self.params["w"], self.need_input_grad)
-            self.grads["w"][...] = dw
-        else:
-            x, w, dw = self._x, self.params["w"], self.grads["w"]
-            dx = np.empty(x.shape, dz.dtype) if self.need_input_grad else None
-
-            def part(i):
-                a, e = halves[i]
-                np.matmul(x[:, a:e].T, dz, out=dw[a:e])
-                if dx is not None:
-                    np.matmul(dz, w[a:e].T, out=dx[:, a:e])
-            run_parts(part, (0, 1))
-            db = dz.sum(axis=0)
+        dx, _, db = dense_backward(dz, self._x, self.params["w"], self.need_input_grad,
+                                   dw_out=self.grads["w"])
         self.grads["b"][...] = db
         if dx is not None and self.layout == "cnhw":
             C, N, H, W = self._xshape
