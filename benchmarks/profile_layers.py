@@ -1,6 +1,9 @@
 """Where a training step's milliseconds go, layer by layer (forward, backward, update).
 
 Usage: python benchmarks/profile_layers.py [--runs flowers_cnn_1,...] [--steps 60] [--profile exact]
+    [--batch 10]
+
+``--batch 5`` times one half-batch lane of a CNN step (what each core runs, see reglab.shards).
 Random uint8 images of the flowers shape stand in for the photos (timing does not depend on
 pixel values). Prints the fastest-chunk median per layer in ms.
 """
@@ -44,7 +47,7 @@ def profile(run, prof, steps, bs=10):
         m._update(0.001)
         times["update"].append(time.perf_counter() - t)
     total = 0.0
-    print(f"\n{run.name} ({prof})")
+    print(f"\n{run.name} ({prof}, batch {bs})")
     for key, v in times.items():
         ms = 1000 * float(np.median(v[5:]))
         total += ms
@@ -57,12 +60,13 @@ def main():
     ap.add_argument("--runs", default="flowers_cnn_1")
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--profile", default="exact")
+    ap.add_argument("--batch", type=int, default=10)
     a = ap.parse_args()
     names = [r.name for r in CHAPTER8_RUNS] if a.runs == "all" else a.runs.split(",")
     with _blas_limit():
         for run in CHAPTER8_RUNS:
             if run.name in names:
-                profile(run, a.profile, a.steps)
+                profile(run, a.profile, a.steps, a.batch)
 
 
 if __name__ == "__main__":
