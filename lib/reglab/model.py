@@ -85,11 +85,14 @@ def link_layers(layers) -> None:
     A ReLU convolution followed by a max pool hands its activation to the pool: the pool
     computes relu(max(z)) = max(relu(z)) on a quarter of the elements and, backwards, routes
     only windows whose maximum is positive, which is exactly the ReLU derivative at the routed
-    position (see :func:`reglab.layers.pool.max_pool_backward`).
+    position (see :func:`reglab.layers.pool.max_pool_backward`). The pool also writes its
+    input gradient straight into the convolution's gradient frame (``Conv2D.grad_frame``),
+    which saves the convolution a full-size copy.
     """
     for a, b in zip(layers, layers[1:]):
         if a.kind == "conv" and b.kind == "max" and a.actfunc == "relu":
             a.act_grad_fused = b.fused_relu = True
+            b.grad_into = a.grad_frame
 
 
 class TrainingDiverged(ValueError):

@@ -360,10 +360,16 @@ class Conv2D(Layer):
             self._ws = ws
         return ws.y
 
+    def grad_frame(self) -> np.ndarray:
+        """Where the next layer may write ``dz`` for :meth:`backward`: the valid part of this
+        step's gradient frame, ``(C_out, N, H, W)`` (used by a fused max pool)."""
+        return self._ws.dzin
+
     def backward(self, dout):
         ws = self._ws
         if self.act_grad_fused:                 # the max pool applied ReLU' already
-            ws.dzin[...] = dout
+            if dout is not ws.dzin:             # (and usually wrote it into the frame)
+                ws.dzin[...] = dout
         elif self.actfunc == "relu":
             np.multiply(dout, ws.y > 0, out=ws.dzin)
         else:

@@ -51,7 +51,7 @@ def max_pool_forward(x: np.ndarray, sh: int, sw: int) -> np.ndarray:
 
 
 def max_pool_backward(dy: np.ndarray, x: np.ndarray, y: np.ndarray, sh: int, sw: int,
-                      positive_only: bool = False) -> np.ndarray:
+                      positive_only: bool = False, out: np.ndarray | None = None) -> np.ndarray:
     """Route each ``dy`` to the first argmax of its window (row-major scan).
 
     Every input position belongs to exactly one window, so each strided slice of ``dx`` is
@@ -67,8 +67,12 @@ def max_pool_backward(dy: np.ndarray, x: np.ndarray, y: np.ndarray, sh: int, sw:
         gradient (the routed position holds the maximum, so ReLU' there is 1 exactly when
         y > 0). ``x`` may then be the pre-activation and ``y = relu(max(x))``: windows with
         y = 0 get no gradient either way. Saves a full-size pass over the convolution's output.
+    out : ndarray of ``x``'s shape, optional (any strides)
+        Written with the result instead of a new array. Every element is written, so it need
+        not be cleared (each strided slice of ``dx`` is strided anyway, so a strided ``out``
+        costs nothing extra).
     """
-    dx = np.empty(x.shape, dtype=dy.dtype)
+    dx = np.empty(x.shape, dtype=dy.dtype) if out is None else out
     if positive_only:
         dy = dy * (y > 0)
     sl = _slices(sh, sw)
@@ -128,10 +132,14 @@ class MaxPool(_Pool):
         returns its pre-activation ``z`` and this layer computes ``relu(max(z))`` (max and ReLU
         commute, so this is ``max(relu(z))`` on a quarter of the elements); the backward pass
         applies the ReLU derivative too (see :func:`max_pool_backward`).
+    grad_into : callable or None
+        Set with ``fused_relu``: returns the array the backward pass writes into (the
+        convolution's ``dz`` frame, :meth:`reglab.layers.Conv2D.grad_frame`).
     """
 
     kind = "max"
     fused_relu = False
+    grad_into = None        # set by link_layers: returns the previous conv's gradient frame
 
     def forward(self, x, train):
         # Written to a new contiguous array: writing straight into the next convolution's
@@ -144,8 +152,9 @@ class MaxPool(_Pool):
         return y
 
     def backward(self, dout):
+        out = self.grad_into() if self.grad_into is not None else None
         return max_pool_backward(dout, self._x, self._y, self.sh, self.sw,
-                                 positive_only=self.fused_relu)
+                                 positive_only=self.fused_relu, out=out)
 
 
 class AvgPool(_Pool):
