@@ -356,6 +356,25 @@ def test_whole_network_with_fused_relu_max_pool():
     _network_check(model, ds, n_check=model.store.size)
 
 
+def test_fused_max_pool_writes_into_the_conv_gradient_frame():
+    """The pool's input gradient is the conv's dz frame itself, for each batch size's frames."""
+    ds = TinyData(n=5)
+    model = Model("fused", ds, FUSED_KINDS, profile="exact", dtype=np.float64)
+    conv, pool = model.layers[0], model.layers[1]
+    xs = model._to_input(ds.tr_xs)
+    grads = {}
+    for n in (5, 2, 5):
+        model.store.grad[:] = np.nan
+        model._forward_backward(xs[:, :n], ds.tr_ys[:n])
+        assert pool.backward(np.ones((4, n, 4, 4))) is conv.grad_frame()
+        model._forward_backward(xs[:, :n], ds.tr_ys[:n])
+        grads.setdefault(n, model.store.grad.copy())
+        np.testing.assert_array_equal(model.store.grad, grads[n])
+        # the frame's padding positions stay 0 (the kernel gradient reads them)
+        dz = conv._ws.dzflat.reshape(4, n, conv._ws.frame.Hp, conv._ws.frame.Wp)
+        assert not dz[:, :, 8:, :].any() and not dz[:, :, :, 8:].any()
+
+
 def test_fused_forward_equals_the_layer_by_layer_definition():
     """Model output against pure functions: conv, ReLU, max pool, conv, ReLU, conv, ReLU, avg."""
     ds = TinyData(n=5)
