@@ -15,7 +15,7 @@ import pytest
 
 from reglab import experiments
 from reglab.experiments import CHAPTER8_RUNS, RunSpec
-from reglab.runner import plan_runs, select_specs
+from reglab.runner import _default_jobs, plan_runs, select_specs, threads_per_run
 
 TWO = "flowers_model_1,flowers_cnn_1"
 ALL_NAMES = [r.name for r in CHAPTER8_RUNS]
@@ -70,6 +70,7 @@ def test_first_run_all_ok(first_run):
             nb = Path(rec["notebook"])
             assert nb == out / profile / f"{name}.ipynb" and nb.is_file()
             assert rec["wall_seconds"] > 0
+            assert rec["threads"] == threads_per_run(2, 4)     # 1 on this 2-core machine
             assert not json.loads(nb.read_text(encoding="utf-8"))["metadata"]["papermill"]["exception"]
 
 
@@ -112,7 +113,10 @@ def test_force_reruns(first_run):
                                    "--epochs", "1", "--force", *common)
     assert code == 0, stdout + stderr
     assert len(_lines(stdout, "✓")) == 1 and not _lines(stdout, "-")
-    assert _record(out, "book", "flowers_model_1")["wall_seconds"] != before
+    rec = _record(out, "book", "flowers_model_1")
+    assert rec["wall_seconds"] != before
+    # a single run gets the machine's cores (up to two), not one per job
+    assert rec["threads"] == threads_per_run(_default_jobs(), 1) == min(2, _default_jobs())
 
 
 def test_failed_run_is_recorded_and_others_finish(first_run, monkeypatch):

@@ -49,7 +49,7 @@ import uuid
 from pathlib import Path
 
 from .fileio import atomic_path, write_json_atomic
-from .runner import Outcome, Task, _default_jobs, _fail, run_task
+from .runner import Outcome, Task, _default_jobs, _fail, run_task, threads_per_run
 
 __all__ = ["SCHEDULER_ENV", "DaskExecutor", "LocalPoolExecutor", "add_executor_arguments",
            "executor_from_args", "make_executor", "run_on_worker"]
@@ -62,8 +62,8 @@ _INSTALL_HINT = ('install Dask distributed: pip install -e ".[cluster]" '
 
 
 def _worker_init() -> None:
-    from .nbtools import single_thread_env
-    os.environ.update(single_thread_env())
+    from .nbtools import kernel_env
+    os.environ.update(kernel_env())
 
 
 # --------------------------------------------------------------------------------------------
@@ -91,7 +91,9 @@ class LocalPoolExecutor:
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(self.jobs, len(items)), mp_context=ctx,
                                  initializer=_worker_init) as pool:
-            futures = {pool.submit(run_task, task, timeout): (i, task) for i, task in items}
+            threads = threads_per_run(self.jobs, len(items))
+            futures = {pool.submit(run_task, task, timeout, threads): (i, task)
+                       for i, task in items}
             try:
                 for fut in as_completed(futures):
                     i, task = futures[fut]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 __all__ = ["KERNEL_NAME", "SYNTHETIC", "synthetic_flowers_dir", "resolve_data_dir",
            "ensure_kernel", "execute_notebook", "notebook_error", "strip_outputs",
-           "parameters_cell_index", "single_thread_env"]
+           "parameters_cell_index", "kernel_env"]
 
 KERNEL_NAME = "python3"
 #: The ``data_dir`` value that selects the synthetic smoke-test photos.
@@ -138,11 +138,14 @@ def _quiet_kernel_manager():
 # --------------------------------------------------------------------------------------------
 # Execution
 # --------------------------------------------------------------------------------------------
-def single_thread_env() -> dict:
-    """Environment variables that keep BLAS/OpenMP libraries and reglab's own parts
-    (:mod:`reglab.parallel`) to one thread: for processes that already get one core each."""
-    return {k: "1" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "REGLAB_THREADS")}
+def kernel_env(threads: int = 1) -> dict:
+    """Environment variables that keep BLAS/OpenMP libraries to one thread and reglab's own
+    parts (:mod:`reglab.parallel`, the training lanes) to ``threads``: for processes that get
+    ``threads`` cores each."""
+    env = {k: "1" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                            "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")}
+    env["REGLAB_THREADS"] = str(int(threads))
+    return env
 
 
 @contextlib.contextmanager

@@ -14,8 +14,8 @@ order afterwards. The result is therefore bit-for-bit the same with one thread o
 (``tests/test_parallel.py`` checks this on whole training runs).
 
 The number of threads is ``$REGLAB_THREADS`` if set, else the number of cores this process may
-use, at most :data:`MAX_THREADS`. The runner sets ``REGLAB_THREADS=1`` in its workers when it
-already runs one experiment per core.
+use, at most :data:`MAX_THREADS`. The runner sets ``REGLAB_THREADS`` for each notebook to the
+cores divided by the runs it executes at once (:func:`reglab.runner.threads_per_run`).
 """
 
 from __future__ import annotations

@@ -235,15 +235,18 @@ def _fail(task: Task, error: str, wall: float | None) -> Outcome:
     return Outcome(task, "failed", wall_seconds=wall, error=error)
 
 
-def run_task(task: Task, timeout: float | None = None) -> Outcome:
-    """Execute one task's notebook (in this process) and record the outcome."""
-    from .nbtools import execute_notebook, notebook_error, single_thread_env
+def run_task(task: Task, timeout: float | None = None, threads: int = 1) -> Outcome:
+    """Execute one task's notebook (in this process) and record the outcome.
+
+    ``threads``: the cores the notebook's training may use (``$REGLAB_THREADS`` of its kernel).
+    """
+    from .nbtools import execute_notebook, kernel_env, notebook_error
 
     task.results_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     try:
         execute_notebook(task.source, task.notebook, task.parameters(), cwd=task.results_dir,
-                         timeout=timeout, env=single_thread_env())
+                         timeout=timeout, env=kernel_env(threads))
     except Exception as exc:                                  # noqa: BLE001 — recorded
         return _fail(task, notebook_error(exc), time.perf_counter() - t0)
     wall = time.perf_counter() - t0
@@ -266,6 +269,15 @@ def _default_jobs() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count() or 1
+
+
+def threads_per_run(jobs: int, n_runs: int) -> int:
+    """Cores for each of ``min(jobs, n_runs)`` runs at a time: the machine's cores shared out,
+    at most :data:`reglab.parallel.MAX_THREADS` (so ``run --only flowers_cnn_1`` trains on
+    both cores of a 2-core machine, and two jobs get one core each). The numbers of a run do
+    not depend on it."""
+    from .parallel import MAX_THREADS
+    return max(1, min(MAX_THREADS, _default_jobs() // max(1, min(jobs, n_runs))))
 
 
 def execute_tasks(tasks, jobs: int | None = None, progress: bool = True, stream=None,

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from .fileio import write_json_atomic
+from .parallel import available_threads
 from .profile import get_profile
 
 __all__ = ["SCHEMA_VERSION", "make_config", "run_stem", "run_profile", "config_key", "load_dataset", "execute_run",
@@ -203,7 +204,7 @@ def execute_run(config: dict, results_dir, dataset=None, show_cnt: int = 0):
         "parameters": model.parameter_counts(),
         "history": model.history, "test_acc": float(test_acc),
         "train_seconds": float(model.train_seconds), "train_secs_book": train_secs_book,
-        "test_seconds": test_seconds,
+        "test_seconds": test_seconds, "threads": available_threads(),
         "near_zero": {"count": near, "total": int(model.store.n_decay), "threshold": 1e-5},
         "weights": _weights_summary(model.store.weights),
         "log": log.getvalue(), "params_file": params_file,
