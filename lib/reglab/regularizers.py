@@ -10,8 +10,8 @@ With all weights and kernels ``w`` (biases and batch-norm parameters excluded, a
                     added to Adam's step Δ, after Adam's normalisation (E3, decoupled decay).
 
 :class:`Penalty` holds λ2, λ1 and the two profile switches; the optimizer computes its terms
-chunk by chunk inside its own pass over the parameters, so L1/L2 cost no extra trip through
-memory.
+chunk by chunk inside its own pass over the parameters, while each chunk of weights is in cache
+(:class:`reglab.optim.Adam`).
 
 Report section: 3.2 정규화 — L2, L1.
 """

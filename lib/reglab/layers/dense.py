@@ -15,11 +15,11 @@ products taken over row blocks of ``w``, ``D = k·c`` (+ a shorter tail):
 
     x w = Σ_j x[:, jc:(j+1)c] w[jc:(j+1)c],      dw[jc:(j+1)c] = x[:, jc:(j+1)c]ᵀ dz
 
-as one batched ``matmul`` each. OpenBLAS is slow on these very flat products (10 × 27648 @ 27648 ×
-30: 546 µs as one GEMM, 230 µs in blocks of 3072; ``dw``: 360 against 200 µs; one core, this
-VM); the blocks are fixed by ``D``, and the block
-sums are added in block order, so the result does not depend on anything but the shapes. Both
-products stay on one core: two threads, each on half of the blocks, gained nothing.
+as one batched ``matmul`` each. OpenBLAS is slow on these very flat products (10 × 27648 @
+27648 × 30: 546 µs as one GEMM, 230 µs in blocks of 3072; ``dw``: 360 against 200 µs; one core,
+the reference VM). The blocks are fixed by ``D`` and their sums are added in block order, so the
+result depends on the shapes only. Both products stay on one core: two threads, each on half of
+the blocks, gained nothing.
 
 Report section: 2.1.1 (the MLP models flowers_model_1..3).
 """
