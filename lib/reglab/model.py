@@ -52,8 +52,9 @@ EVAL_CHUNK = 50
 # Bumped whenever a change alters the numbers a given seed produces (it is part of the runner's
 # result keys). 2: half-batch lanes with their own dropout/noise streams, scaled Adam moments,
 # split dense products (2026-11-26). 3: long dense products in row blocks of K_CHUNK (the MLPs'
-# first layer sums nine blocks instead of two halves; session 3).
-NUMERICS_VERSION = 3
+# first layer sums nine blocks instead of two halves; session 3). 4: the conv kernel gradient
+# from strided tap views in column blocks of DK_BLOCK (same session).
+NUMERICS_VERSION = 4
 
 
 def blas_threads() -> int:

@@ -56,8 +56,9 @@ CHUNK_BYTES = 1 << 19
 # ~1500 columns if the im2col matrix has more than ~32 rows (measured for conv2's 55×n @ n×12:
 # 99 GFLOP/s at 1280 columns, 41 at 1536 and above); conv1's 28 rows run best at ~4700.
 WIDE_ROWS, WIDE_MAX_COLS = 32, 1280
-# Column block of the kernel-gradient products (see kernel_gradient): 1024..4096 measured alike.
-DK_BLOCK = 4096
+# Column block of the kernel-gradient products (see kernel_gradient): 1024..4096 measured alike
+# on a half-batch lane, but conv3 at batch 10 took 820 µs at 4096 against 399 at 2048.
+DK_BLOCK = 2048
 
 
 @dataclass(frozen=True)
@@ -170,8 +171,9 @@ def kernel_gradient(xflat, dzflat, f: Frame, kh: int, kw: int) -> np.ndarray:
     The shifted input rows of every tap are one 4-D strided view ``(kh, kw, C_in, L)`` of the
     padded frame (no im2col copy), so the whole kernel gradient is a batched product with
     ``dzᵀ``, taken over column blocks of ``DK_BLOCK`` (OpenBLAS is slow on products this flat)
-    and summed in block order. Measured against im2col chunks for the lanes of flowers_cnn_1:
-    conv1 324 against 393 µs, conv2 181 against 301, conv3 164 against 332.
+    and summed in block order. Measured against im2col chunks (µs, one core): conv1 of a
+    flowers_cnn_1 lane (batch 5) 324 against 393, conv2 181 against 301, conv3 164 against 332;
+    at batch 10 conv2 382 against 632, conv3 399 against 668.
     """
     cin, L = xflat.shape[0], f.L
     item = xflat.strides[1]
@@ -205,19 +207,16 @@ def frame_gradients(xflat, dzflat, k, f: Frame, dxflat=None):
     dk = kernel_gradient(xflat, dzflat, f, kh, kw)
     db = dzflat[:, :L].sum(axis=1)                  # the garbage positions of dz are 0
     if dxflat is not None:
-        # dx̃ = Σ_s shift_s(K_sᵀ dz): one small product per tap, each added to its shifted
-        # block while it is in cache (conv2 of a cnn_1 lane: 262 µs, against 384 for one
-        # product of all taps followed by the shifted adds, and 816 column block by block).
+        # dx̃ = Σ_s shift_s(K_sᵀ dz): one product for all taps, then kh·kw shifted adds. (One
+        # small product per tap, each added while in cache, was 10–20 % faster on a half-batch
+        # lane but 30–60 % slower at batch 10, where the frames no longer fit the L2 cache.)
         offsets = f.offsets()
-        kt = k.reshape(kh * kw, cin, cout)
-        dzv = dzflat[:, :L]
-        np.matmul(kt[0], dzv, out=dxflat[:, :L])      # offsets[0] == 0
+        dcols = (k.reshape(kh * kw * cin, cout) @ dzflat[:, :L]).reshape(kh * kw, cin, L)
+        dxflat[:, :L] = dcols[0]                # offsets[0] == 0
         dxflat[:, L:] = 0
-        tap = np.empty((cin, L), dtype=dxflat.dtype)
         for s in range(1, len(offsets)):
             off = offsets[s]
-            np.matmul(kt[s], dzv, out=tap)
-            dxflat[:, off:off + L] += tap
+            dxflat[:, off:off + L] += dcols[s]
     return dk, db
 
 
