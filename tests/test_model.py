@@ -316,3 +316,14 @@ def test_penalty_terms_against_the_formula(l2, l1):
     cost = pen.terms(w, 0.5, out, np.empty_like(w), np.empty(w.size, bool))
     np.testing.assert_allclose(out, 0.5 * (l2 * w + l1 * np.sign(w)), rtol=1e-15, atol=1e-18)
     assert cost == pytest.approx(l2 / 2 * np.sum(w * w) + l1 * np.sum(np.abs(w)), rel=1e-12)
+
+
+def test_adam_rejects_a_decay_range_longer_than_the_parameters():
+    from reglab.optim import Adam
+    from reglab.regularizers import Penalty
+    opt = Adam(10, np.float32)
+    p, g = np.ones(10, np.float32), np.zeros(10, np.float32)
+    with pytest.raises(ValueError, match="n_decay=11 is larger than the 10 parameters"):
+        opt.step(p, g, 0.001, Penalty(0.1, 0.0, "gradient", True), n_decay=11)
+    np.testing.assert_array_equal(p, 1)            # nothing was updated
+    assert opt.t == 0
