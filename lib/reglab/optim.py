@@ -14,11 +14,12 @@ chunk while it is in cache: added to ``g`` before the moments (exact profile) or
 them (the book, erratum E3).
 
 What the penalty costs (``benchmarks/bench_penalty.py``, the MLPs on two threads, session 3):
-L2 adds about 14 % to a step and L1 about 26 % (sign, zero check, cost and the add are six
-extra array operations per chunk, against ten for Adam itself). Computing the terms on the
-second core during the forward and backward pass was measured slower (+21 % and +27 %): every
-numpy call of the helper thread then waits for the GIL, and a thread wake-up costs 20–40 µs on
-the reference VM; so did computing them in two long halves before the pass (+22 %, +32 %).
+L2 adds about 14 % to a step and L1 about 26–31 % (sign, zero check, cost and the add are six
+extra array operations per chunk, against ten for Adam itself). Computing the terms on a helper
+thread during the forward and backward pass gave L2 +14–21 % and L1 +18–27 % on two threads but
+L1 +36 % on one (the runner's setting): the helper's numpy calls wait for the GIL while the main
+thread runs Python, and a thread wake-up costs 20–40 µs on the reference VM. Two long halves
+before the pass were slower still (+22 %, +32 %).
 
 Denormals: when ReLUs die (the book-profile MLP), gradients are exactly 0 and ``m`` decays by 0.9
 per step into float32 denormals, which make every later operation on them many times slower.
@@ -127,19 +128,16 @@ class Adam:
         def part(i):
             a, e = self._chunks[i]
             pc, gc, mc, vc = p[a:e], g[a:e], self.m[a:e], self.v[a:e]
-            tc = self._buffers()[0][:e - a]
+            tc, tk, tmp, mask = self._buffers()
+            tc, mask = tc[:e - a], mask[:e - a]
             nd = max(0, min(e, n_decay) - a) if use_pen else 0
             if nd:                                # λ2 w + λ1 sign w, while this chunk of w is hot
-                _, tk, tmp, mask = self._buffers()
                 tk = tk[:nd]
                 costs[i] = penalty.terms(pc[:nd], scale, tk, tmp, mask)
             mc *= B1                              # m̃ ← β1 m̃ + g
             if nd and before:                     # g + λ2 w + λ1 sign w (exact profile)
-                if nd < e - a:
-                    tc[nd:] = gc[nd:]
-                    np.add(gc[:nd], tk, out=tc[:nd])
-                else:
-                    np.add(gc, tk, out=tc)
+                np.add(gc[:nd], tk, out=tc[:nd])
+                tc[nd:] = gc[nd:]
                 mc += tc
                 np.multiply(tc, tc, out=tc)
             else:
@@ -148,7 +146,6 @@ class Adam:
             vc *= B2                              # ṽ ← β2 ṽ + g²
             vc += tc
             if flush:
-                mask = self._buffers()[3][:e - a]
                 for arr in (mc, vc):
                     np.less(np.abs(arr, out=tc), self._tiny, out=mask)
                     arr[mask] = 0
@@ -157,10 +154,7 @@ class Adam:
             np.divide(mc, tc, out=tc)
             tc *= c
             if nd and not before:                 # + lr (λ2 w + λ1 sign w) (the book, E3)
-                if nd < e - a:
-                    tc[:nd] += tk
-                else:
-                    tc += tk
+                tc[:nd] += tk
             pc -= tc
 
         run_parts(part, range(len(self._chunks)), self.threads)

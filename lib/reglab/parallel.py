@@ -4,8 +4,8 @@ numpy releases the GIL inside its loops and matrix products, so two threads work
 different halves of a large array run at the same time. Python's own overhead (which holds the
 GIL) and the cost of waking a thread (about 40 µs on the reference VM) mean only large parts
 are worth sharing:
-the Adam pass over the flat parameter buffer, the big dense layer's products, and evaluation
-chunks of a convolutional network (see :mod:`reglab.shards`; its training lanes use a worker
+the Adam pass over the flat parameter buffer and evaluation chunks of a convolutional
+network (see :mod:`reglab.shards`; its training lanes use a worker
 process instead).
 
 Determinism: the *parts* are fixed by the data (chunk boundaries, half-batches), never by the

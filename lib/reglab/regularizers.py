@@ -47,13 +47,18 @@ class Penalty:
     def active(self) -> bool:
         return self.l2 > 0 or self.l1 > 0
 
+    def _factor(self, lam: float) -> float:
+        """What multiplies Σw²/2 or Σ|w| in the reported cost: λ, or 1 in the book (E1/E2)."""
+        return lam if self.cost_scaled else 1.0
+
     def cost(self, w: np.ndarray) -> float:
-        """The cost term for (a part of) the weight vector."""
+        """The cost term for (a part of) the weight vector (the plain form; :meth:`terms` gives
+        the same number from its own arrays)."""
         cost = 0.0
         if self.l2 > 0:
-            cost += (self.l2 if self.cost_scaled else 1.0) * 0.5 * float(np.dot(w, w))
+            cost += self._factor(self.l2) * 0.5 * float(np.dot(w, w))
         if self.l1 > 0:
-            cost += (self.l1 if self.cost_scaled else 1.0) * float(np.abs(w).sum(dtype=np.float64))
+            cost += self._factor(self.l1) * float(np.abs(w).sum(dtype=np.float64))
         return cost
 
     def terms(self, w: np.ndarray, scale: float, out: np.ndarray, tmp: np.ndarray | None = None,
@@ -69,7 +74,7 @@ class Penalty:
         t = out.dtype.type
         cost = 0.0
         if self.l2 > 0:
-            cost += (self.l2 if self.cost_scaled else 1.0) * 0.5 * _blocked_dot(w, w)
+            cost += self._factor(self.l2) * 0.5 * _blocked_dot(w, w)
             np.multiply(w, t(scale * self.l2), out=out)
         if self.l1 > 0:
             mag = t(scale * self.l1)
@@ -78,7 +83,7 @@ class Penalty:
             else:
                 sign = out
             _scaled_sign(w, mag, sign, mask)
-            cost += (self.l1 if self.cost_scaled else 1.0) * _blocked_dot(sign, w) / float(mag)
+            cost += self._factor(self.l1) * _blocked_dot(sign, w) / float(mag)
             if sign is not out:
                 out += sign
         if not self.active:
