@@ -76,6 +76,27 @@ class SharedBlock:
         self.arrays = {name: np.frombuffer(self._map, dtype=dt, count=n, offset=off)
                        for (name, n, dt), off in zip(layout, self.offsets)}
 
+    def close_fd(self) -> None:
+        """Close the file descriptor once the worker has mapped it (the mapping stays)."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def spawn(owner, module: str, block: SharedBlock):
+    """Start ``python -m <module> <socket fd> <block fd>`` on one BLAS/reglab thread.
+
+    Returns ``(connection, process, finalizer)``; the finalizer (also run when ``owner`` is
+    garbage-collected or at exit) tells the child to end and waits for it.
+    """
+    mine, theirs = socket.socketpair()
+    env = dict(os.environ, REGLAB_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-m", module, str(theirs.fileno()), str(block.fd)],
+                            pass_fds=(theirs.fileno(), block.fd), env=env)
+    theirs.close()
+    conn = Connection(mine.detach())
+    return conn, proc, weakref.finalize(owner, _stop, conn, proc)
+
 
 def _serve(conn: Connection, block: SharedBlock, spec: dict) -> None:
     """Worker main loop (in the child process)."""
@@ -157,14 +178,7 @@ class LaneWorker:
         self.grad = self.block.arrays["grad"]
         self._xs, self._ys = self.block.arrays["xs"], self.block.arrays["ys"]
         self.max_batch = max_batch
-        mine, theirs = socket.socketpair()
-        env = dict(os.environ, REGLAB_THREADS="1")
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "reglab.lane_worker", str(theirs.fileno()),
-             str(self.block.fd)], pass_fds=(theirs.fileno(), self.block.fd), env=env)
-        theirs.close()
-        self._conn = Connection(mine.detach())
-        self._finalizer = weakref.finalize(self, _stop, self._conn, self._proc)
+        self._conn, self._proc, self._finalizer = spawn(self, "reglab.lane_worker", self.block)
         spec = {"name": model.name, "hconfigs": model.hconfigs, "profile": model.profile,
                 "seed": model.seed, "dtype": dt, "lane": lane, "layout": self.block.layout,
                 "rng_state": rng_state,
@@ -174,8 +188,7 @@ class LaneWorker:
         kind, detail = self.receive()
         if kind != "ready":
             raise LaneWorkerError(f"the lane worker could not start: {detail}")
-        os.close(self.block.fd)                      # the mapping stays; the child has its copy
-        self.block.fd = -1
+        self.block.close_fd()                        # the mapping stays; the child has its copy
 
     def _died(self, exc):
         return LaneWorkerError(

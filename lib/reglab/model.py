@@ -31,6 +31,7 @@ import math
 import numbers
 import os
 import time
+import warnings
 
 import numpy as np
 
@@ -39,7 +40,7 @@ from .config import parse_hconfigs
 from .fileio import atomic_path
 from .layers import SPATIAL_KINDS, Dense, build_layer
 from .losses import softmax, softmax_cross_entropy, softmax_cross_entropy_backward
-from .optim import Adam
+from .optim import Adam, penalty_scale
 from .params import ParamStore
 from .profile import get_profile
 from .regularizers import Penalty
@@ -242,12 +243,17 @@ class Model:
                 self.penalty.add_gradient(w, self.store.grad[:self.store.n_decay])
         return loss, acc
 
-    def _update(self, learning_rate) -> float:
-        """Apply one step to every parameter; returns the penalty cost of the pre-update weights."""
+    def _update(self, learning_rate, partner=None) -> float:
+        """Apply one step to every parameter; returns the penalty cost of the pre-update weights.
+
+        ``partner``: the :class:`~reglab.step_partner.StepPartner` that shares the step (it has
+        the penalty terms of these weights if there is a penalty), or None.
+        """
         st = self.store
         n_opt = st.n_optimizer
+        terms = partner.terms_result() if partner is not None and self.penalty.active else None
         cost = self.optimizer.step(st.data[:n_opt], st.grad[:n_opt], learning_rate,
-                                   self.penalty, st.n_decay)
+                                   self.penalty, st.n_decay, terms, partner)
         if n_opt < st.size:  # E4: the book's batch-norm scale/shift by plain SGD
             st.data[n_opt:] -= self.dtype.type(learning_rate) * st.grad[n_opt:]
         return cost
@@ -264,9 +270,37 @@ class Model:
             self._lanes = Lanes(self, LANES, self._lane_seeds, train_lanes=not coupled)
         return self._lanes
 
+    def _partner_for_step(self):
+        """The step partner process, started on first use (None: the step runs in this process)."""
+        if self._partner is None and not Model._partner_failed:
+            # imported here: `python -m reglab.step_partner` must not find it imported already
+            from .step_partner import StepPartner, StepPartnerError, wanted
+            if wanted(self):
+                try:
+                    self._partner = StepPartner(self)
+                except (OSError, StepPartnerError) as exc:
+                    Model._partner_failed = True
+                    warnings.warn(f"reglab: could not start the step partner process ({exc}); "
+                                  "training continues in one process", stacklevel=3)
+        return self._partner
+
+    _partner = None
+    _partner_failed = False               # class-wide: after one failure, do not try again
+
+    def release_workers(self) -> None:
+        """Stop this model's worker processes (lanes, step partner); the next step starts new ones."""
+        if self._lanes is not None:
+            self._lanes.release_workers()
+        if self._partner is not None:
+            self._partner.close()
+            self._partner = None
+
     def train_step(self, xs_u8, labels, learning_rate):
         """One minibatch: forward, backward, update. Returns ``(cost, train-mode accuracy)``."""
         lanes = self.lanes
+        partner = self._partner_for_step()
+        if partner is not None and self.penalty.active:   # these weights' terms, on the other core
+            partner.start_terms(penalty_scale(self.penalty, learning_rate))
         with np.errstate(over="ignore", invalid="ignore"):  # a non-finite cost is caught below
             if lanes is not None and lanes.train_lanes:
                 loss, acc = lanes.forward_backward(xs_u8, labels)
@@ -274,7 +308,7 @@ class Model:
                 loss, acc = self._forward_backward(self._to_input(xs_u8), labels, train=True)
             if not math.isfinite(loss):
                 raise FloatingPointError(loss)
-            loss += self._update(learning_rate)
+            loss += self._update(learning_rate, partner)
         if not math.isfinite(loss):
             raise FloatingPointError(loss)
         self.steps_done += 1
@@ -343,8 +377,7 @@ class Model:
             try:
                 return self._train(epoch_count, batch_size, batch_count, learning_rate, report)
             finally:
-                if self._lanes is not None:       # no idle worker process between trainings
-                    self._lanes.release_workers()
+                self.release_workers()            # no idle worker process between trainings
 
     def _train(self, epoch_count, batch_size, batch_count, learning_rate, report):
         ds = self.dataset

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import threading
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -41,6 +42,47 @@ from .parallel import run_parts
 __all__ = ["Adam"]
 
 CHUNK = 1 << 17   # elements per chunk (512 KiB per array); measured faster than 2^15, 2^16
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The scalars of one Adam step (see :meth:`Adam.plan`)."""
+
+    c: np.floating
+    eps: np.floating
+    B1: np.floating
+    B2: np.floating
+    flush: bool
+    n_decay: int          # decayed parameters (0: no penalty this step)
+    scale: float          # what the penalty terms are multiplied by
+    before: bool          # terms added to g before the moments (exact) or to Δ after (E3)
+
+
+def penalty_scale(penalty, lr: float) -> float:
+    """What the penalty terms are multiplied by: 1 before the moments (exact profile), ``lr``
+    when they are added to the step after them (the book, E3)."""
+    return 1.0 if penalty.placement == "gradient" else lr
+
+
+def chunk_bounds(size: int) -> list[tuple[int, int]]:
+    """The ``CHUNK``-element pieces ``[a, e)`` of the optimizer's pass over ``size`` parameters."""
+    return [(a, min(a + CHUNK, size)) for a in range(0, size, CHUNK)]
+
+
+def penalty_terms(w: np.ndarray, size: int, scale: float, penalty, out: np.ndarray,
+                  tmp: np.ndarray, mask: np.ndarray) -> list[float]:
+    """The penalty terms of all decayed weights ``w`` (``n_decay``,), chunk by chunk.
+
+    Writes ``out = scale · (λ2 w + λ1 sign w)`` and returns the cost of each chunk of
+    :func:`chunk_bounds(size) <chunk_bounds>` (0 for chunks past ``w``): the same numbers, in
+    the same order, as :meth:`Adam.step` computes inline, so the sum does not depend on where
+    they were computed. ``tmp`` and ``mask`` are scratch of at least ``CHUNK`` elements.
+    """
+    costs = []
+    for a, e in chunk_bounds(size):
+        nd = max(0, min(e, w.size) - a)
+        costs.append(penalty.terms(w[a:a + nd], scale, out[a:a + nd], tmp, mask) if nd else 0.0)
+    return costs
 
 
 class Adam:
@@ -80,7 +122,7 @@ class Adam:
         self.flush_every = flush_every
         self.threads = threads
         self._tiny = np.finfo(self.dtype).tiny
-        self._chunks = [(a, min(a + CHUNK, size)) for a in range(0, size, CHUNK)]
+        self._chunks = chunk_bounds(size)
         self._scratch = {}
 
     def _buffers(self):
@@ -93,7 +135,68 @@ class Adam:
                                          np.empty(n, self.dtype), np.empty(n, bool))
         return bufs
 
-    def step(self, p: np.ndarray, g: np.ndarray, lr: float, penalty=None, n_decay: int = 0) -> float:
+    def use_moments(self, m: np.ndarray, v: np.ndarray) -> None:
+        """Keep the moments in ``m`` and ``v`` (e.g. shared memory), copying their values there."""
+        m[...] = self.m
+        v[...] = self.v
+        self.m, self.v = m, v
+
+    def plan(self, t: int, lr: float, penalty=None, n_decay: int = 0) -> _Plan:
+        """The scalars of step ``t`` (a pure function of its arguments)."""
+        use_pen = penalty is not None and penalty.active and n_decay > 0
+        if use_pen and n_decay > self.size:
+            raise ValueError(f"n_decay={n_decay} is larger than the {self.size} parameters")
+        b1, b2 = self.beta1, self.beta2
+        T = self.dtype.type
+        bc2 = math.sqrt(1 - b2 ** t)
+        return _Plan(c=T(lr * (1 - b1) * bc2 / ((1 - b1 ** t) * math.sqrt(1 - b2))),
+                     eps=T(self.eps * bc2 / math.sqrt(1 - b2)), B1=T(b1), B2=T(b2),
+                     flush=t % self.flush_every == 0,
+                     n_decay=n_decay if use_pen else 0,
+                     scale=penalty_scale(penalty, lr) if use_pen else 1.0,
+                     before=use_pen and penalty.placement == "gradient")
+
+    def update_chunk(self, plan: _Plan, i: int, p: np.ndarray, g: np.ndarray, penalty=None,
+                     terms=None) -> float:
+        """Update chunk ``i`` of ``p`` (see :meth:`step`); returns the chunk's penalty cost."""
+        a, e = self._chunks[i]
+        pc, gc, mc, vc = p[a:e], g[a:e], self.m[a:e], self.v[a:e]
+        tc, tk, tmp, mask = self._buffers()
+        tc, mask = tc[:e - a], mask[:e - a]
+        nd = max(0, min(e, plan.n_decay) - a)
+        cost = 0.0
+        if nd and terms is not None:          # computed beforehand (StepPartner)
+            tk = terms[0][a:a + nd]
+            cost = terms[1][i]
+        elif nd:                              # λ2 w + λ1 sign w, while this chunk of w is hot
+            tk = tk[:nd]
+            cost = penalty.terms(pc[:nd], plan.scale, tk, tmp, mask)
+        mc *= plan.B1                         # m̃ ← β1 m̃ + g
+        if nd and plan.before:                # g + λ2 w + λ1 sign w (exact profile)
+            np.add(gc[:nd], tk, out=tc[:nd])
+            tc[nd:] = gc[nd:]
+            mc += tc
+            np.multiply(tc, tc, out=tc)
+        else:
+            mc += gc
+            np.multiply(gc, gc, out=tc)
+        vc *= plan.B2                         # ṽ ← β2 ṽ + g²
+        vc += tc
+        if plan.flush:
+            for arr in (mc, vc):
+                np.less(np.abs(arr, out=tc), self._tiny, out=mask)
+                arr[mask] = 0
+        np.sqrt(vc, out=tc)                   # lr·Δ = c m̃ / (sqrt(ṽ) + ε')
+        tc += plan.eps
+        np.divide(mc, tc, out=tc)
+        tc *= plan.c
+        if nd and not plan.before:            # + lr (λ2 w + λ1 sign w) (the book, E3)
+            tc[:nd] += tk
+        pc -= tc
+        return cost
+
+    def step(self, p: np.ndarray, g: np.ndarray, lr: float, penalty=None, n_decay: int = 0,
+             terms=None, partner=None) -> float:
         """Update ``p`` in place from gradient ``g``; returns the penalty's cost (0 without one).
 
         Parameters
@@ -104,60 +207,40 @@ class Adam:
         penalty : reglab.regularizers.Penalty or None
         n_decay : int
             The penalty acts on ``p[:n_decay]`` (weights and kernels).
+        terms : tuple (ndarray (n_decay,), list of float) or None
+            The penalty's terms ``scale · (λ2 w + λ1 sign w)`` and the per-chunk costs
+            (:func:`penalty_terms`), already computed from ``p``; None: computed here, chunk by
+            chunk.
+        partner : reglab.step_partner.StepPartner or None
+            A second process holding ``p``, ``g`` and the moments in shared memory: it updates
+            every second chunk (the odd ones) while this process updates the even ones.
+            None: the chunks are spread over :attr:`threads` threads.
 
         Returns
         -------
         float
             The penalty cost of the weights before this update.
         """
-        use_pen = penalty is not None and penalty.active and n_decay > 0
-        if use_pen and n_decay > self.size:
-            raise ValueError(f"n_decay={n_decay} is larger than the {self.size} parameters")
+        t = self.t + 1
+        plan = self.plan(t, lr, penalty, n_decay)      # checks n_decay before changing anything
+        self.t = t
         costs = [0.0] * len(self._chunks)
-        scale = 1.0 if use_pen and penalty.placement == "gradient" else lr
-        b1, b2 = self.beta1, self.beta2
-        t = self.t = self.t + 1
-        T = self.dtype.type
-        bc2 = math.sqrt(1 - b2 ** t)
-        c = T(lr * (1 - b1) * bc2 / ((1 - b1 ** t) * math.sqrt(1 - b2)))
-        eps = T(self.eps * bc2 / math.sqrt(1 - b2))
-        B1, B2 = T(b1), T(b2)
-        flush = t % self.flush_every == 0
-        before = use_pen and penalty.placement == "gradient"
 
         def part(i):
-            a, e = self._chunks[i]
-            pc, gc, mc, vc = p[a:e], g[a:e], self.m[a:e], self.v[a:e]
-            tc, tk, tmp, mask = self._buffers()
-            tc, mask = tc[:e - a], mask[:e - a]
-            nd = max(0, min(e, n_decay) - a) if use_pen else 0
-            if nd:                                # λ2 w + λ1 sign w, while this chunk of w is hot
-                tk = tk[:nd]
-                costs[i] = penalty.terms(pc[:nd], scale, tk, tmp, mask)
-            mc *= B1                              # m̃ ← β1 m̃ + g
-            if nd and before:                     # g + λ2 w + λ1 sign w (exact profile)
-                np.add(gc[:nd], tk, out=tc[:nd])
-                tc[nd:] = gc[nd:]
-                mc += tc
-                np.multiply(tc, tc, out=tc)
-            else:
-                mc += gc
-                np.multiply(gc, gc, out=tc)
-            vc *= B2                              # ṽ ← β2 ṽ + g²
-            vc += tc
-            if flush:
-                for arr in (mc, vc):
-                    np.less(np.abs(arr, out=tc), self._tiny, out=mask)
-                    arr[mask] = 0
-            np.sqrt(vc, out=tc)                   # lr·Δ = c m̃ / (sqrt(ṽ) + ε')
-            tc += eps
-            np.divide(mc, tc, out=tc)
-            tc *= c
-            if nd and not before:                 # + lr (λ2 w + λ1 sign w) (the book, E3)
-                tc[:nd] += tk
-            pc -= tc
+            costs[i] = self.update_chunk(plan, i, p, g, penalty, terms)
 
-        run_parts(part, range(len(self._chunks)), self.threads)
+        if partner is not None:
+            if plan.n_decay and terms is None:
+                raise ValueError("with a partner process the penalty terms must be computed "
+                                 "beforehand (StepPartner.start_terms, then .terms_result())")
+            partner.start_adam(t, lr)
+            for i in range(0, len(self._chunks), 2):
+                part(i)
+            partner.wait()
+            if plan.n_decay:                  # the partner's chunks' costs are in ``terms``
+                costs = list(terms[1])
+        else:
+            run_parts(part, range(len(self._chunks)), self.threads)
         return float(sum(costs))
 
     def state_dict(self) -> dict:

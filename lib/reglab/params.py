@@ -89,6 +89,15 @@ class ParamStore:
         for (li, key), (a, b, spec) in self.slices.items():
             layers[li].params[key] = data[a:b].reshape(spec.shape)
 
+    def rebind_grad(self, grad: np.ndarray, layers) -> None:
+        """Use ``grad`` as the gradient buffer, like :meth:`rebind_data`."""
+        if grad.shape != self.grad.shape or grad.dtype != self.grad.dtype:
+            raise ValueError(f"new gradient buffer {grad.shape} {grad.dtype} does not match "
+                             f"{self.grad.shape} {self.grad.dtype}")
+        self.grad = grad
+        for (li, key), (a, b, spec) in self.slices.items():
+            layers[li].grads[key] = grad[a:b].reshape(spec.shape)
+
     @property
     def weights(self) -> np.ndarray:
         """View of all weights and kernels (the tensors L1/L2 act on), in layer order."""

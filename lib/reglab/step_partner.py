@@ -1,0 +1,249 @@
+"""A second process that shares an MLP's training step: the L1/L2 terms, and half of Adam.
+
+Why: an MLP's forward and backward pass run on one core (its products are too flat to split,
+see :mod:`reglab.layers.dense`), so the second core idles for about half of every step. Adam's
+pass used both cores as two threads of one process, and two threads share Python's GIL: each
+of the pass's ~35 numpy calls per thread and step hands the GIL over, and on the reference VM a
+hand-over can cost a 20–40 µs wake-up. The penalty terms ``scale · (λ2 w + λ1 sign w)`` (four
+to six array operations per chunk for L1) were computed inside that pass.
+
+With a partner process (measured on the reference VM; figures in the README's speed section):
+
+* the partner computes the penalty terms and their cost from the weights while this process
+  runs the forward and backward pass (they need nothing else), so Adam only adds them;
+* Adam's pass is split between the two processes, chunk by chunk (this process the even
+  chunks, the partner the odd ones, as :func:`reglab.parallel.run_parts` splits them between
+  two threads), with no GIL between them;
+* the two processes signal each other through two counters in shared memory and wait by
+  polling them (yielding the core between polls), so a step sends no message and wakes no
+  sleeping thread. The partner polls for :data:`SPIN_SECONDS` after its last command, then
+  naps in :data:`NAP_SECONDS` sleeps until the next (or until it is closed).
+
+Results are bitwise those of one process: the partner runs the same per-chunk code
+(:meth:`reglab.optim.Adam.update_chunk`, :func:`reglab.optim.penalty_terms`) on the same
+chunks with the same scalars.
+
+Memory order: the partner's array writes come before its counter write in program order.
+x86-64 keeps stores in order; elsewhere the GIL release and re-acquisition around every large
+numpy call (a mutex unlock) orders them.
+
+It is used where it can help (:func:`wanted`): two or more threads allowed, a model without
+half-batch lanes (whose own worker already has the second core), and at least two optimizer
+chunks. The partner starts at the first training step and stops when
+:meth:`reglab.Model.train` returns, when the model is garbage-collected, or with the
+interpreter.
+
+Report section: 개요 (how long the runs take), 3.2 정규화.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import sys
+import time
+import traceback
+
+import numpy as np
+
+__all__ = ["StepPartner", "StepPartnerError", "wanted"]
+
+SPIN_SECONDS = 0.005     # the partner polls this long after a command (a step takes ~1.5 ms) ...
+NAP_SECONDS = 0.0005     # ... then sleeps this long between looks (20 ms after a second idle)
+DEAD_CHECK = 0.5         # the parent checks that the partner is alive after this long a wait
+
+_TERMS, _ADAM = 1, 2     # commands (args[0])
+
+
+class StepPartnerError(RuntimeError):
+    """The step partner process failed or died."""
+
+
+def wanted(model) -> bool:
+    """Whether ``model``'s training steps should use a partner process (see the module notes)."""
+    from .lane_worker import workers_supported
+    from .optim import CHUNK
+    from .parallel import available_threads
+
+    return (model.lanes is None and model.store.n_optimizer > CHUNK
+            and available_threads() > 1 and workers_supported())
+
+
+class StepPartner:
+    """The partner process of ``model``'s training steps.
+
+    Moves the model's parameters, gradient and Adam moments into a shared block on creation.
+    Per step: :meth:`start_terms` (only with a penalty) before the forward pass,
+    :meth:`terms_result` after the backward pass, then ``model.optimizer.step(...,
+    partner=self)`` calls :meth:`start_adam` and :meth:`wait`.
+    """
+
+    def __init__(self, model):
+        from .lane_worker import SharedBlock, spawn
+        from .optim import chunk_bounds
+
+        store, opt = model.store, model.optimizer
+        dt = store.dtype.str
+        n_chunks = len(chunk_bounds(store.n_optimizer))
+        self.block = SharedBlock([
+            ("params", store.size, dt), ("grad", store.size, dt),
+            ("m", store.n_optimizer, dt), ("v", store.n_optimizer, dt),
+            ("terms", max(1, store.n_decay), dt), ("costs", n_chunks, "<f8"),
+            ("ctl", 2, "<i8"), ("args", 4, "<f8")])
+        arr = self.block.arrays
+        arr["params"][:] = store.data
+        store.rebind_data(arr["params"], model.layers)
+        arr["grad"][:] = store.grad
+        store.rebind_grad(arr["grad"], model.layers)
+        opt.use_moments(arr["m"], arr["v"])
+        self.terms = arr["terms"][:store.n_decay]
+        self._costs, self._ctl, self._args = arr["costs"], arr["ctl"], arr["args"]
+        self._seq = 0
+        pen = model.penalty
+        spec = {"layout": self.block.layout, "size": store.n_optimizer,
+                "n_decay": store.n_decay, "dtype": dt,
+                "adam": [opt.beta1, opt.beta2, opt.eps, opt.flush_every],
+                "penalty": [pen.l2, pen.l1, pen.placement, pen.cost_scaled]}
+        self._conn, self._proc, self._finalizer = spawn(self, "reglab.step_partner", self.block)
+        try:
+            self._conn.send(spec)
+            kind, detail = self._conn.recv()
+        except (EOFError, OSError) as exc:
+            raise self._died() from exc
+        if kind != "ready":
+            raise StepPartnerError(f"the step partner could not start:\n{detail}")
+        self.block.close_fd()
+
+    def _died(self):
+        return StepPartnerError(
+            f"the step partner process died (exit code {self._proc.poll()}); rebuild the "
+            "model, or set REGLAB_THREADS=1 before its first step to train in one process")
+
+    def _post(self, kind: int, a: float, b: float) -> None:
+        self.wait()                        # the previous command is finished
+        self._args[:3] = kind, a, b
+        self._seq += 1
+        self._ctl[0] = self._seq           # after the arguments: the partner starts now
+
+    def wait(self) -> None:
+        """Wait until the partner has finished its last command."""
+        ctl, seq = self._ctl, self._seq
+        t0 = None
+        while ctl[1] != seq:
+            if ctl[1] == -seq:             # the partner failed and sent why
+                try:
+                    _, detail = self._conn.recv()
+                except (EOFError, OSError) as exc:
+                    raise self._died() from exc
+                self._seq_failed()
+                raise StepPartnerError(f"the step partner failed:\n{detail}")
+            os.sched_yield()
+            if t0 is None:
+                t0 = time.monotonic()
+            elif time.monotonic() - t0 > DEAD_CHECK:
+                if self._proc.poll() is not None:
+                    raise self._died()
+                t0 = time.monotonic()
+
+    def _seq_failed(self) -> None:
+        self._ctl[1] = self._seq           # the failed command counts as done
+
+    def start_terms(self, scale: float) -> None:
+        """Start computing the penalty terms of the current weights (before the forward pass)."""
+        self._post(_TERMS, float(scale), 0.0)
+
+    def terms_result(self) -> tuple[np.ndarray, list[float]]:
+        """Wait for the terms: ``(terms (n_decay,), per-chunk costs)``."""
+        self.wait()
+        return self.terms, self._costs.tolist()
+
+    def start_adam(self, t: int, lr: float) -> None:
+        """The partner starts Adam's step ``t`` on the odd chunks."""
+        self._post(_ADAM, float(t), float(lr))
+
+    def close(self) -> None:
+        """End the partner process (the arrays stay in the shared block)."""
+        try:
+            self.wait()
+        except StepPartnerError:
+            pass
+        self._finalizer()
+
+
+def _serve(conn, block, spec) -> None:
+    """Partner main loop (in the child process)."""
+    from threadpoolctl import threadpool_limits
+
+    from .optim import CHUNK, Adam, penalty_terms
+    from .regularizers import Penalty
+
+    threadpool_limits(1, "blas")
+    arr = block.arrays
+    size, n_decay = spec["size"], spec["n_decay"]
+    b1, b2, eps, flush_every = spec["adam"]
+    adam = Adam(size, np.dtype(spec["dtype"]), b1, b2, eps, flush_every, threads=1)
+    adam.m, adam.v = arr["m"], arr["v"]
+    pen = Penalty(*spec["penalty"])
+    p, g = arr["params"][:size], arr["grad"][:size]
+    terms = (arr["terms"][:n_decay], arr["costs"])
+    costs = arr["costs"]
+    tmp, mask = np.empty(CHUNK, p.dtype), np.empty(CHUNK, bool)
+    ctl, args = arr["ctl"], arr["args"]
+    conn.send(("ready", None))
+    seen, idle_since = 0, time.monotonic()
+    while True:
+        seq = int(ctl[0])
+        if seq == seen:
+            idle = time.monotonic() - idle_since
+            if idle < SPIN_SECONDS:
+                os.sched_yield()
+                continue
+            ready, _, _ = select.select([conn], [], [], NAP_SECONDS if idle < 1 else 0.02)
+            if ready:                       # only ever None (close) or EOF (parent gone)
+                try:
+                    if conn.recv() is None:
+                        return
+                except EOFError:
+                    return
+            continue
+        seen = seq
+        try:
+            kind = int(args[0])
+            if kind == _TERMS:
+                costs[:] = penalty_terms(p[:n_decay], size, args[1], pen, terms[0], tmp, mask)
+            elif kind == _ADAM:
+                plan = adam.plan(int(args[1]), args[2], pen, n_decay)
+                for i in range(1, len(adam._chunks), 2):
+                    adam.update_chunk(plan, i, p, g, pen, terms if plan.n_decay else None)
+            else:
+                raise ValueError(f"unknown command {kind}")
+        except Exception:
+            conn.send(("error", traceback.format_exc()))
+            ctl[1] = -seq
+        else:
+            ctl[1] = seq
+        idle_since = time.monotonic()
+
+
+def main(argv=None) -> int:
+    from multiprocessing.connection import Connection
+
+    from .lane_worker import SharedBlock
+
+    argv = sys.argv[1:] if argv is None else argv
+    conn = Connection(int(argv[0]))
+    try:
+        spec = conn.recv()
+        block = SharedBlock(spec["layout"], fd=int(argv[1]))
+        _serve(conn, block, spec)
+    except Exception:
+        try:
+            conn.send(("error", traceback.format_exc()))
+        except OSError:
+            pass
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
