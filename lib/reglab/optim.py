@@ -223,6 +223,9 @@ class Adam:
         """
         t = self.t + 1
         plan = self.plan(t, lr, penalty, n_decay)      # checks n_decay before changing anything
+        if partner is not None and plan.n_decay and terms is None:
+            raise ValueError("with a partner process the penalty terms must be computed "
+                             "beforehand (StepPartner.start_terms, then .terms_result())")
         self.t = t
         costs = [0.0] * len(self._chunks)
 
@@ -230,9 +233,6 @@ class Adam:
             costs[i] = self.update_chunk(plan, i, p, g, penalty, terms)
 
         if partner is not None:
-            if plan.n_decay and terms is None:
-                raise ValueError("with a partner process the penalty terms must be computed "
-                                 "beforehand (StepPartner.start_terms, then .terms_result())")
             partner.start_adam(t, lr)
             for i in range(0, len(self._chunks), 2):
                 part(i)
