@@ -11,6 +11,10 @@ same number of steps on the same batches of real photos, alternating reglab / to
 torch in chunks of ``--steps`` steps. A model's figure is the median ms/step over its chunks
 (after one warm-up chunk each). Prints one line per model, then ``total ratio reglab/torch``
 (sum of reglab ms/step over the sum of torch ms/step, i.e. the ratio of the seven runs' time).
+
+Between chunks the benchmark pauses ``PAUSE`` seconds, so that neither library's idle polling
+runs into the other's timed chunk (reglab's step partner polls for 5 ms after its last command,
+:mod:`reglab.step_partner`; libgomp's threads spin after a parallel region).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from reglab import FlowersDataset, Model
 from reglab.experiments import CHAPTER8_RUNS
 from reglab.model import _blas_limit
 from reglab.parallel import available_threads
+
+PAUSE = 0.05
 
 
 def torch_model(run, torch):
@@ -64,6 +70,7 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=60, help="steps per timed chunk")
     ap.add_argument("--rounds", type=int, default=3, help="timed chunks per library and model")
     ap.add_argument("--runs", default="all")
+    ap.add_argument("--pause", type=float, default=PAUSE, help="seconds between chunks")
     ap.add_argument("--threads", type=int, default=0,
                     help="threads for both libraries (default: each library's own default, "
                          "torch's OpenMP threads and reglab's REGLAB_THREADS or the cores)")
@@ -119,10 +126,13 @@ def main(argv=None):
         r_times, t_times = [], []
         for k in range(a.rounds + 1):         # chunk 0 is the warm-up
             r = reglab_chunk(k)
+            time.sleep(a.pause)
             t = torch_chunk(k)
+            time.sleep(a.pause)
             if k:
                 r_times.append(r)
                 t_times.append(t)
+        m.release_workers()                   # no partner process left for the next model
         r_ms, t_ms = 1000 * np.median(r_times), 1000 * np.median(t_times)
         tot_r += r_ms
         tot_t += t_ms

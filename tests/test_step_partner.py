@@ -7,7 +7,6 @@ import signal
 
 import numpy as np
 import pytest
-
 from reglab import Model, TrainingDiverged
 from reglab.data import random_image_dataset
 from reglab.lane_worker import workers_supported

@@ -13,13 +13,15 @@ and computes the L1/L2 :class:`~reglab.regularizers.Penalty` terms inside the sa
 chunk while it is in cache: added to ``g`` before the moments (exact profile) or to ``Δ`` after
 them (the book, erratum E3).
 
-What the penalty costs (``benchmarks/bench_penalty.py``, the MLPs on two threads, session 3):
-L2 adds about 14 % to a step and L1 about 26–31 % (sign, zero check, cost and the add are six
-extra array operations per chunk, against ten for Adam itself). Computing the terms on a helper
-thread during the forward and backward pass gave L2 +14–21 % and L1 +18–27 % on two threads but
-L1 +36 % on one (the runner's setting): the helper's numpy calls wait for the GIL while the main
-thread runs Python, and a thread wake-up costs 20–40 µs on the reference VM. Two long halves
-before the pass were slower still (+22 %, +32 %).
+Where the two halves run: on two threads (:func:`reglab.parallel.run_parts`, even chunks on the
+calling thread, odd ones on the helper), or, for a model without half-batch lanes (the MLPs), in
+two processes: the calling one and its :class:`reglab.step_partner.StepPartner`, which has
+also computed the penalty terms during the forward and backward pass (:func:`penalty_terms`,
+the same per-chunk numbers), so that the pass only adds them. Inline, the terms cost four to six
+array operations per chunk (L1: sign bits, zero check, cost, add) against ten for Adam itself;
+measured on two threads (``benchmarks/bench_penalty.py``, session 3) L2 added 11–15 % and L1
+18–31 % to an MLP step. A helper *thread* for the terms gave L1 +18–27 % (its numpy calls wait
+for the GIL while the main thread runs Python); the partner process has no GIL to share.
 
 Denormals: when ReLUs die (the book-profile MLP), gradients are exactly 0 and ``m`` decays by 0.9
 per step into float32 denormals, which make every later operation on them many times slower.

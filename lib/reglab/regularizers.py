@@ -9,9 +9,10 @@ With all weights and kernels ``w`` (biases and batch-norm parameters excluded, a
     book profile:   cost = (1/2) Σ w² + Σ |w| (λ missing, errata E1/E2) and λ2 w + λ1 sign(w)
                     added to Adam's step Δ, after Adam's normalisation (E3, decoupled decay).
 
-:class:`Penalty` holds λ2, λ1 and the two profile switches; the optimizer computes its terms
+:class:`Penalty` holds λ2, λ1 and the two profile switches. The optimizer computes its terms
 chunk by chunk inside its own pass over the parameters, while each chunk of weights is in cache
-(:class:`reglab.optim.Adam`).
+(:class:`reglab.optim.Adam`), or takes them from the step partner process, which computed them
+with the same function during the forward and backward pass (:mod:`reglab.step_partner`).
 
 Report section: 3.2 정규화 — L2, L1.
 """
