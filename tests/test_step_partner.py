@@ -25,9 +25,9 @@ def data():
     return random_image_dataset(n=120, shape=(64, 64, 3), classes=5, seed=8)
 
 
-def _train(data, threads, monkeypatch, steps=18, **kw):
+def _train(data, threads, monkeypatch, steps=18, hidden=HIDDEN, **kw):
     monkeypatch.setenv("REGLAB_THREADS", threads)
-    m = Model("p", data, HIDDEN, seed=6, **kw)
+    m = Model("p", data, hidden, seed=6, **kw)
     assert m.store.n_optimizer > CHUNK
     costs = [m.train_step(data.tr_xs[i:i + 5], data.tr_ys[i:i + 5], 0.002)[0]
              for i in range(0, 5 * steps, 5)]
@@ -47,6 +47,20 @@ def test_partner_gives_bitwise_the_numbers_of_one_process(data, monkeypatch, pro
     for key in ("m", "v"):
         np.testing.assert_array_equal(one.optimizer.state_dict()[key],
                                       two.optimizer.state_dict()[key])
+
+
+@pytest.mark.parametrize("profile", ["exact", "book"])
+def test_partner_with_batch_norm_keeps_the_numbers_and_the_book_sgd_tail(data, monkeypatch,
+                                                                        profile):
+    """An MLP with batch normalisation: Adam on [:n_optimizer] in two processes; in the book
+    profile γ, β after it get plain SGD here (E4)."""
+    hidden = [["batch_normal"], 12, ["batch_normal"], 6]
+    one, costs1 = _train(data, "1", monkeypatch, hidden=hidden, profile=profile, l2_decay=0.01)
+    two, costs2 = _train(data, "2", monkeypatch, hidden=hidden, profile=profile, l2_decay=0.01)
+    assert two._partner is not None
+    assert (two.store.n_optimizer < two.store.size) == (profile == "book")
+    assert costs1 == costs2
+    np.testing.assert_array_equal(one.store.data, two.store.data)
 
 
 def test_train_ends_the_partner_and_a_later_train_continues_the_same_way(data, monkeypatch):
