@@ -101,6 +101,21 @@ def test_an_error_in_the_partner_is_raised_here_and_the_partner_goes_on(data, mo
     m.train_step(data.tr_xs[:5], data.tr_ys[:5], 0.002)     # still serves the next step
 
 
+def test_a_partner_that_stops_answering_is_reported(data, monkeypatch):
+    from reglab import step_partner
+    from reglab.step_partner import StepPartnerError
+    m, _ = _train(data, "2", monkeypatch, steps=1)
+    proc = m._partner._proc
+    monkeypatch.setattr(step_partner, "DEAD_CHECK", 0.05)
+    monkeypatch.setattr(step_partner, "HUNG_SECONDS", 0.3)
+    os.kill(proc.pid, signal.SIGSTOP)                # alive, but not answering
+    try:
+        with pytest.raises(StepPartnerError, match=r"not answered for 0.3 s.*REGLAB_THREADS=1"):
+            m.train_step(data.tr_xs[:5], data.tr_ys[:5], 0.002)
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+
+
 def test_divergence_with_a_partner_restores_the_last_finished_epoch(data, monkeypatch):
     monkeypatch.setenv("REGLAB_THREADS", "2")
     m = Model("boom", data, HIDDEN, profile="book", l2_decay=0.1, seed=2)

@@ -50,7 +50,8 @@ __all__ = ["StepPartner", "StepPartnerError", "wanted"]
 
 SPIN_SECONDS = 0.005     # the partner polls this long after a command (a step takes ~1.5 ms) ...
 NAP_SECONDS = 0.0005     # ... then sleeps this long between looks (20 ms after a second idle)
-DEAD_CHECK = 0.5         # the parent checks that the partner is alive after this long a wait
+DEAD_CHECK = 0.5         # the parent checks that the partner is alive after this long a wait,
+HUNG_SECONDS = 60.0      # and gives up after this long (a command takes milliseconds)
 
 _TERMS, _ADAM = 1, 2     # commands (args[0])
 
@@ -128,25 +129,28 @@ class StepPartner:
     def wait(self) -> None:
         """Wait until the partner has finished its last command."""
         ctl, seq = self._ctl, self._seq
-        t0 = None
+        start = checked = None
         while ctl[1] != seq:
             if ctl[1] == -seq:             # the partner failed and sent why
                 try:
                     _, detail = self._conn.recv()
                 except (EOFError, OSError) as exc:
                     raise self._died() from exc
-                self._seq_failed()
+                ctl[1] = seq               # the failed command counts as done
                 raise StepPartnerError(f"the step partner failed:\n{detail}")
             os.sched_yield()
-            if t0 is None:
-                t0 = time.monotonic()
-            elif time.monotonic() - t0 > DEAD_CHECK:
+            now = time.monotonic()
+            if start is None:
+                start = checked = now
+            elif now - checked > DEAD_CHECK:
                 if self._proc.poll() is not None:
                     raise self._died()
-                t0 = time.monotonic()
-
-    def _seq_failed(self) -> None:
-        self._ctl[1] = self._seq           # the failed command counts as done
+                if now - start > HUNG_SECONDS:
+                    raise StepPartnerError(
+                        f"the step partner has not answered for {HUNG_SECONDS:g} s; rebuild the "
+                        "model, or set REGLAB_THREADS=1 before its first step to train in one "
+                        "process")
+                checked = now
 
     def start_terms(self, scale: float) -> None:
         """Start computing the penalty terms of the current weights (before the forward pass)."""
