@@ -31,6 +31,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 import traceback
 import weakref
 from multiprocessing.connection import Connection
@@ -83,6 +84,23 @@ class SharedBlock:
             self.fd = -1
 
 
+SPIN_SECONDS = 0.005     # how long a receiver polls before it sleeps in ``recv``
+
+
+def recv_spinning(conn: Connection, spin: float = SPIN_SECONDS):
+    """``conn.recv()``, but poll (yielding the core) for up to ``spin`` seconds first.
+
+    A process asleep in ``recv`` must be woken by the sender, and on the reference VM the
+    wake-up of an idle core costs tens of microseconds, several times per training step. A
+    receiver that polls is still running when the message arrives.
+    """
+    if not conn.poll(0):
+        end = time.monotonic() + spin
+        while not conn.poll(0) and time.monotonic() < end:
+            os.sched_yield()
+    return conn.recv()
+
+
 def spawn(owner, module: str, block: SharedBlock):
     """Start ``python -m <module> <socket fd> <block fd>`` on one BLAS/reglab thread.
 
@@ -120,7 +138,7 @@ def _serve(conn: Connection, block: SharedBlock, spec: dict) -> None:
     conn.send(("ready", None))
     while True:
         try:
-            msg = conn.recv()
+            msg = recv_spinning(conn)
         except EOFError:
             return
         if msg is None:
@@ -141,7 +159,7 @@ def _serve(conn: Connection, block: SharedBlock, spec: dict) -> None:
                         conn.send(("done", stop.value))
                         break
                     conn.send(("sum", partial))
-                    reply = conn.recv()
+                    reply = recv_spinning(conn)
         except Exception:
             conn.send(("error", traceback.format_exc()))
 
@@ -198,7 +216,7 @@ class LaneWorker:
 
     def _recv(self):
         try:
-            return self._conn.recv()
+            return recv_spinning(self._conn)
         except (EOFError, OSError) as exc:
             raise self._died(exc) from exc
 
