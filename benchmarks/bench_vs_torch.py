@@ -12,9 +12,12 @@ torch in chunks of ``--steps`` steps. A model's figure is the median ms/step ove
 (after one warm-up chunk each). Prints one line per model, then ``total ratio reglab/torch``
 (sum of reglab ms/step over the sum of torch ms/step, i.e. the ratio of the seven runs' time).
 
-Between chunks the benchmark pauses ``PAUSE`` seconds, so that neither library's idle polling
-runs into the other's timed chunk (reglab's step partner polls for 5 ms after its last command,
-:mod:`reglab.step_partner`; libgomp's threads spin after a parallel region).
+``--pause S`` sleeps S seconds between chunks (default 0). Without it each library's idle
+polling runs a little into the other's chunk (reglab's lane worker and step partner poll for
+5 ms after their last message, :mod:`reglab.step_partner`; libgomp's threads spin after a
+parallel region). With it, both start every chunk from idle cores, and on the reference VM that
+costs reglab more: flowers_cnn_1's ratio was 0.75 and 0.85 without a pause, 0.83 and 0.91 with
+0.05 s and 0.96 and 1.04 with 0.5 s (model_1 + cnn_1 runs, session 4).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from reglab.experiments import CHAPTER8_RUNS
 from reglab.model import _blas_limit
 from reglab.parallel import available_threads
 
-PAUSE = 0.05
+PAUSE = 0.0
 
 
 def torch_model(run, torch):
@@ -126,9 +129,11 @@ def main(argv=None):
         r_times, t_times = [], []
         for k in range(a.rounds + 1):         # chunk 0 is the warm-up
             r = reglab_chunk(k)
-            time.sleep(a.pause)
+            if a.pause:
+                time.sleep(a.pause)
             t = torch_chunk(k)
-            time.sleep(a.pause)
+            if a.pause:
+                time.sleep(a.pause)
             if k:
                 r_times.append(r)
                 t_times.append(t)

@@ -17,7 +17,8 @@ With a partner process (measured on the reference VM; figures in the README's sp
 * the two processes signal each other through two counters in shared memory and wait by
   polling them (yielding the core between polls), so a step sends no message and wakes no
   sleeping thread. The partner polls for :data:`SPIN_SECONDS` after its last command, then
-  naps in :data:`NAP_SECONDS` sleeps until the next (or until it is closed).
+  naps in :data:`NAP_SECONDS` sleeps until the next (20 ms sleeps after 0.1 s idle), or until
+  it is closed.
 
 Results are bitwise those of one process: the partner runs the same per-chunk code
 (:meth:`reglab.optim.Adam.update_chunk`, :func:`reglab.optim.penalty_terms`) on the same
@@ -49,7 +50,7 @@ import numpy as np
 __all__ = ["StepPartner", "StepPartnerError", "wanted"]
 
 SPIN_SECONDS = 0.005     # the partner polls this long after a command (a step takes ~1.5 ms) ...
-NAP_SECONDS = 0.0005     # ... then sleeps this long between looks (20 ms after a second idle)
+NAP_SECONDS = 0.0005     # ... then sleeps this long between looks (20 ms after 0.1 s idle)
 DEAD_CHECK = 0.5         # the parent checks that the partner is alive after this long a wait,
 HUNG_SECONDS = 60.0      # and gives up after this long (a command takes milliseconds)
 
@@ -202,7 +203,7 @@ def _serve(conn, block, spec) -> None:
             if idle < SPIN_SECONDS:
                 os.sched_yield()
                 continue
-            ready, _, _ = select.select([conn], [], [], NAP_SECONDS if idle < 1 else 0.02)
+            ready, _, _ = select.select([conn], [], [], NAP_SECONDS if idle < 0.1 else 0.02)
             if ready:                       # only ever None (close) or EOF (parent gone)
                 try:
                     if conn.recv() is None:
