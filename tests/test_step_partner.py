@@ -63,6 +63,24 @@ def test_partner_with_batch_norm_keeps_the_numbers_and_the_book_sgd_tail(data, m
     np.testing.assert_array_equal(one.store.data, two.store.data)
 
 
+def test_an_idle_partner_sleeps_and_the_next_step_wakes_it(data, monkeypatch):
+    import time
+
+    from reglab import step_partner
+    one, costs1 = _train(data, "1", monkeypatch, steps=4, l1_decay=0.01)
+    monkeypatch.setenv("REGLAB_THREADS", "2")
+    two = Model("p", data, HIDDEN, seed=6, l1_decay=0.01)
+    costs2 = []
+    for i in range(0, 20, 5):
+        costs2.append(two.train_step(data.tr_xs[i:i + 5], data.tr_ys[i:i + 5], 0.002)[0])
+        deadline = time.monotonic() + 5
+        while not two._partner._ctl[2] and time.monotonic() < deadline:
+            time.sleep(step_partner.SPIN_SECONDS)
+        assert two._partner._ctl[2] == 1              # asleep between these steps
+    assert costs1 == costs2
+    np.testing.assert_array_equal(one.store.data, two.store.data)
+
+
 def test_train_ends_the_partner_and_a_later_train_continues_the_same_way(data, monkeypatch):
     finals = []
     for threads, calls in (("1", [2]), ("2", [1, 1])):

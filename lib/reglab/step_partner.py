@@ -14,11 +14,13 @@ With a partner process (measured on the reference VM; figures in the README's sp
 * Adam's pass is split between the two processes, chunk by chunk (this process the even
   chunks, the partner the odd ones, as :func:`reglab.parallel.run_parts` splits them between
   two threads), with no GIL between them;
-* the two processes signal each other through two counters in shared memory and wait by
+* the two processes signal each other through counters in shared memory and wait by
   polling them (yielding the core between polls), so a step sends no message and wakes no
-  sleeping thread. The partner polls for :data:`SPIN_SECONDS` after its last command, then
-  naps in :data:`NAP_SECONDS` sleeps until the next (20 ms sleeps after 0.1 s idle), or until
-  it is closed.
+  sleeping thread. The partner polls for :data:`SPIN_SECONDS` after its last command; then it
+  raises its "asleep" flag and sleeps on its socket, and the next command also sends it a
+  wake-up message. (If the flag and the command cross, which the processor's store buffers
+  allow, the partner still looks again after :data:`SLEEP_SECONDS`.) An idle partner therefore
+  costs nothing, and several models' partners do not slow each other down.
 
 Results are bitwise those of one process: the partner runs the same per-chunk code
 (:meth:`reglab.optim.Adam.update_chunk`, :func:`reglab.optim.penalty_terms`) on the same
@@ -49,8 +51,9 @@ import numpy as np
 
 __all__ = ["StepPartner", "StepPartnerError", "wanted"]
 
-SPIN_SECONDS = 0.005     # the partner polls this long after a command (a step takes ~1.5 ms) ...
-NAP_SECONDS = 0.0005     # ... then sleeps this long between looks (20 ms after 0.1 s idle)
+SPIN_SECONDS = 0.005     # the partner polls this long after a command (commands come every
+                         # 0.1-1.5 ms while a model trains) ...
+SLEEP_SECONDS = 0.05     # ... then sleeps until woken, looking again after this long at most
 DEAD_CHECK = 0.5         # the parent checks that the partner is alive after this long a wait,
 HUNG_SECONDS = 60.0      # and gives up after this long (a command takes milliseconds)
 
@@ -91,7 +94,7 @@ class StepPartner:
             ("params", store.size, dt), ("grad", store.size, dt),
             ("m", store.n_optimizer, dt), ("v", store.n_optimizer, dt),
             ("terms", max(1, store.n_decay), dt), ("costs", n_chunks, "<f8"),
-            ("ctl", 2, "<i8"), ("args", 4, "<f8")])
+            ("ctl", 3, "<i8"), ("args", 4, "<f8")])
         arr = self.block.arrays
         arr["params"][:] = store.data
         store.rebind_data(arr["params"], model.layers)
@@ -126,6 +129,11 @@ class StepPartner:
         self._args[:3] = kind, a, b
         self._seq += 1
         self._ctl[0] = self._seq           # after the arguments: the partner starts now
+        if self._ctl[2]:                   # it was asleep: wake it up
+            try:
+                self._conn.send("wake")
+            except OSError as exc:
+                raise self._died() from exc
 
     def wait(self) -> None:
         """Wait until the partner has finished its last command."""
@@ -199,17 +207,19 @@ def _serve(conn, block, spec) -> None:
     while True:
         seq = int(ctl[0])
         if seq == seen:
-            idle = time.monotonic() - idle_since
-            if idle < SPIN_SECONDS:
+            if time.monotonic() - idle_since < SPIN_SECONDS:
                 os.sched_yield()
                 continue
-            ready, _, _ = select.select([conn], [], [], NAP_SECONDS if idle < 0.1 else 0.02)
-            if ready:                       # only ever None (close) or EOF (parent gone)
-                try:
-                    if conn.recv() is None:
+            ctl[2] = 1                      # asleep: the next command also sends a message
+            if int(ctl[0]) == seen:
+                ready, _, _ = select.select([conn], [], [], SLEEP_SECONDS)
+                if ready:                   # "wake", None (close) or EOF (parent gone)
+                    try:
+                        if conn.recv() is None:
+                            return
+                    except EOFError:
                         return
-                except EOFError:
-                    return
+            ctl[2] = 0
             continue
         seen = seq
         try:
