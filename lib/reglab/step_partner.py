@@ -7,7 +7,7 @@ of the pass's ~35 numpy calls per thread and step hands the GIL over, and on the
 hand-over can cost a 20–40 µs wake-up. The penalty terms ``scale · (λ2 w + λ1 sign w)`` (four
 to six array operations per chunk for L1) were computed inside that pass.
 
-With a partner process (measured on the reference VM; figures in the README's speed section):
+With a partner process:
 
 * the partner computes the penalty terms and their cost from the weights while this process
   runs the forward and backward pass (they need nothing else), so Adam only adds them;
@@ -21,6 +21,19 @@ With a partner process (measured on the reference VM; figures in the README's sp
   wake-up message. (If the flag and the command cross, which the processor's store buffers
   allow, the partner still looks again after :data:`SLEEP_SECONDS`.) An idle partner therefore
   costs nothing, and several models' partners do not slow each other down.
+
+Measured on the reference VM (session 4, interleaved runs in one process; the VM's speed
+drifts, so each figure is a range over runs):
+
+* Adam's pass alone, 830 k parameters, no penalty: 655–736 µs on two threads, 524–540 µs in
+  two processes;
+* the MLP step, old (threads) → new (partner), ``model_1`` 1.38–1.80 → 1.37–1.51 ms and
+  ``model_3`` (L1) 1.77–2.30 → 1.57–1.75 ms (``flowers_model_*``, three alternating runs);
+* what the penalty adds to the step (``benchmarks/bench_penalty.py --rounds 40``, five runs):
+  L2 +6.6 to +11.4 %, L1 +9.6 to +16.5 % (threads, session 3: L2 +11 to +15 %, L1 +18 to
+  +31 %). Split (``flowers_model_2``/``_3`` with the terms computed but not added, against
+  the full step): the partner's work slows the forward/backward pass, or is waited for, by
+  3–4 % (L2) and 8–10 % (L1, the longer computation); adding the terms costs the rest.
 
 Results are bitwise those of one process: the partner runs the same per-chunk code
 (:meth:`reglab.optim.Adam.update_chunk`, :func:`reglab.optim.penalty_terms`) on the same
