@@ -258,18 +258,16 @@ class LaneWorker:
         return state
 
 
-def main(argv=None) -> int:
+def worker_main(serve, argv=None) -> int:
+    """A worker process's entry: ``argv`` = socket fd, shared-block fd; the parent sends the
+    spec first. ``serve(conn, block, spec)`` runs until the parent closes; any failure is sent
+    to the parent as ``("error", traceback)``."""
     argv = sys.argv[1:] if argv is None else argv
     conn = Connection(int(argv[0]))
-    mem_fd = int(argv[1])
     try:
         spec = conn.recv()
-        block = SharedBlock(spec["layout"], fd=mem_fd)
-    except Exception:
-        conn.send(("error", traceback.format_exc()))
-        return 1
-    try:
-        _serve(conn, block, spec)
+        block = SharedBlock(spec["layout"], fd=int(argv[1]))
+        serve(conn, block, spec)
     except Exception:
         try:
             conn.send(("error", traceback.format_exc()))
@@ -277,6 +275,10 @@ def main(argv=None) -> int:
             pass
         return 1
     return 0
+
+
+def main(argv=None) -> int:
+    return worker_main(_serve, argv)
 
 
 if __name__ == "__main__":

@@ -82,21 +82,20 @@ class ParamStore:
 
         ``data`` must already hold the values; every layer's ``params`` views are re-pointed.
         """
-        if data.shape != self.data.shape or data.dtype != self.data.dtype:
-            raise ValueError(f"new parameter buffer {data.shape} {data.dtype} does not match "
-                             f"{self.data.shape} {self.data.dtype}")
-        self.data = data
-        for (li, key), (a, b, spec) in self.slices.items():
-            layers[li].params[key] = data[a:b].reshape(spec.shape)
+        self._rebind("data", "params", data, layers)
 
     def rebind_grad(self, grad: np.ndarray, layers) -> None:
-        """Use ``grad`` as the gradient buffer, like :meth:`rebind_data`."""
-        if grad.shape != self.grad.shape or grad.dtype != self.grad.dtype:
-            raise ValueError(f"new gradient buffer {grad.shape} {grad.dtype} does not match "
-                             f"{self.grad.shape} {self.grad.dtype}")
-        self.grad = grad
+        """Use ``grad`` as the gradient buffer, like :meth:`rebind_data` (``grads`` views)."""
+        self._rebind("grad", "grads", grad, layers)
+
+    def _rebind(self, attr: str, views: str, buf: np.ndarray, layers) -> None:
+        old = getattr(self, attr)
+        if buf.shape != old.shape or buf.dtype != old.dtype:
+            raise ValueError(f"new {attr} buffer {buf.shape} {buf.dtype} does not match "
+                             f"{old.shape} {old.dtype}")
+        setattr(self, attr, buf)
         for (li, key), (a, b, spec) in self.slices.items():
-            layers[li].grads[key] = grad[a:b].reshape(spec.shape)
+            getattr(layers[li], views)[key] = buf[a:b].reshape(spec.shape)
 
     @property
     def weights(self) -> np.ndarray:

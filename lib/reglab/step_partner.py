@@ -254,23 +254,9 @@ def _serve(conn, block, spec) -> None:
 
 
 def main(argv=None) -> int:
-    from multiprocessing.connection import Connection
+    from .lane_worker import worker_main
 
-    from .lane_worker import SharedBlock
-
-    argv = sys.argv[1:] if argv is None else argv
-    conn = Connection(int(argv[0]))
-    try:
-        spec = conn.recv()
-        block = SharedBlock(spec["layout"], fd=int(argv[1]))
-        _serve(conn, block, spec)
-    except Exception:
-        try:
-            conn.send(("error", traceback.format_exc()))
-        except OSError:
-            pass
-        return 1
-    return 0
+    return worker_main(_serve, argv)
 
 
 if __name__ == "__main__":
