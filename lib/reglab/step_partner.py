@@ -30,7 +30,7 @@ drifts, so each figure is a range over runs):
 * the MLP step, old (threads) → new (partner), ``model_1`` 1.38–1.80 → 1.37–1.51 ms and
   ``model_3`` (L1) 1.77–2.30 → 1.57–1.75 ms (``flowers_model_*``, three alternating runs);
 * what the penalty adds to the step (``benchmarks/bench_penalty.py --rounds 40``, five runs):
-  L2 +6.6 to +11.4 %, L1 +9.6 to +16.5 % (threads, session 3: L2 +11 to +15 %, L1 +18 to
+  L2 +7.7 to +11.9 %, L1 +8.8 to +11.4 % (threads, session 3: L2 +11 to +15 %, L1 +18 to
   +31 %). Split (``flowers_model_2``/``_3`` with the terms computed but not added, against
   the full step): the partner's work slows the forward/backward pass, or is waited for, by
   3–4 % (L2) and 8–10 % (L1, the longer computation); adding the terms costs the rest.
