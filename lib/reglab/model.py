@@ -272,10 +272,11 @@ class Model:
 
     def _partner_for_step(self):
         """The step partner process, started on first use (None: the step runs in this process)."""
-        if self._partner is None and not Model._partner_failed:
+        if self._partner is None and not self._partner_ruled_out and not Model._partner_failed:
             # imported here: `python -m reglab.step_partner` must not find it imported already
             from .step_partner import StepPartner, StepPartnerError, wanted
-            if wanted(self):
+            self._partner_ruled_out = not wanted(self)     # asked again after release_workers
+            if not self._partner_ruled_out:
                 try:
                     self._partner = StepPartner(self)
                 except (OSError, StepPartnerError) as exc:
@@ -285,6 +286,7 @@ class Model:
         return self._partner
 
     _partner = None
+    _partner_ruled_out = False
     _partner_failed = False               # class-wide: after one failure, do not try again
 
     def release_workers(self) -> None:
@@ -294,6 +296,7 @@ class Model:
         if self._partner is not None:
             self._partner.close()
             self._partner = None
+        self._partner_ruled_out = False
 
     def train_step(self, xs_u8, labels, learning_rate):
         """One minibatch: forward, backward, update. Returns ``(cost, train-mode accuracy)``."""
