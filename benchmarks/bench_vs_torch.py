@@ -13,9 +13,9 @@ torch in chunks of ``--steps`` steps. A model's figure is the median ms/step ove
 (sum of reglab ms/step over the sum of torch ms/step, i.e. the ratio of the seven runs' time).
 
 ``--pause S`` sleeps S seconds between chunks (default 0). Without it each library's idle
-polling runs a little into the other's chunk (reglab's lane worker and step partner poll for
-5 ms after their last message, :mod:`reglab.step_partner`; libgomp's threads spin after a
-parallel region). With it, both start every chunk from idle cores, and on the reference VM that
+polling runs a little into the other's chunk (reglab's lane worker polls for 5 ms and its step
+partner for 2 ms after their last message, :mod:`reglab.step_partner`; libgomp's threads spin
+after a parallel region). With it, both start every chunk from idle cores, and on the reference VM that
 costs reglab more: flowers_cnn_1's ratio was 0.75 and 0.85 without a pause, 0.83 and 0.91 with
 0.05 s and 0.96 and 1.04 with 0.5 s (model_1 + cnn_1 runs, session 4).
 """

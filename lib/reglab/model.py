@@ -40,7 +40,7 @@ from .config import parse_hconfigs
 from .fileio import atomic_path
 from .layers import SPATIAL_KINDS, Dense, build_layer
 from .losses import softmax, softmax_cross_entropy, softmax_cross_entropy_backward
-from .optim import Adam, penalty_scale
+from .optim import Adam
 from .params import ParamStore
 from .profile import get_profile
 from .regularizers import Penalty
@@ -239,7 +239,7 @@ class Model:
         if self.penalty.active:
             w = self.store.weights
             loss += self.penalty.cost(w)
-            if self.penalty.placement == "gradient":
+            if self.penalty.before_moments:
                 self.penalty.add_gradient(w, self.store.grad[:self.store.n_decay])
         return loss, acc
 
@@ -303,7 +303,7 @@ class Model:
         lanes = self.lanes
         partner = self._partner_for_step()
         if partner is not None and self.penalty.active:   # these weights' terms, on the other core
-            partner.start_terms(penalty_scale(self.penalty, learning_rate))
+            partner.start_terms(self.penalty.term_scale(learning_rate))
         with np.errstate(over="ignore", invalid="ignore"):  # a non-finite cost is caught below
             if lanes is not None and lanes.train_lanes:
                 loss, acc = lanes.forward_backward(xs_u8, labels)

@@ -60,12 +60,6 @@ class _Plan:
     before: bool          # terms added to g before the moments (exact) or to Δ after (E3)
 
 
-def penalty_scale(penalty, lr: float) -> float:
-    """What the penalty terms are multiplied by: 1 before the moments (exact profile), ``lr``
-    when they are added to the step after them (the book, E3)."""
-    return 1.0 if penalty.placement == "gradient" else lr
-
-
 def chunk_bounds(size: int) -> list[tuple[int, int]]:
     """The ``CHUNK``-element pieces ``[a, e)`` of the optimizer's pass over ``size`` parameters."""
     return [(a, min(a + CHUNK, size)) for a in range(0, size, CHUNK)]
@@ -155,8 +149,8 @@ class Adam:
                      eps=T(self.eps * bc2 / math.sqrt(1 - b2)), B1=T(b1), B2=T(b2),
                      flush=t % self.flush_every == 0,
                      n_decay=n_decay if use_pen else 0,
-                     scale=penalty_scale(penalty, lr) if use_pen else 1.0,
-                     before=use_pen and penalty.placement == "gradient")
+                     scale=penalty.term_scale(lr) if use_pen else 1.0,
+                     before=use_pen and penalty.before_moments)
 
     def update_chunk(self, plan: _Plan, i: int, p: np.ndarray, g: np.ndarray, penalty=None,
                      terms=None) -> float:
@@ -229,20 +223,18 @@ class Adam:
             raise ValueError("with a partner process the penalty terms must be computed "
                              "beforehand (StepPartner.start_terms, then .terms_result())")
         self.t = t
+        if partner is not None:               # every chunk's cost is already in ``terms``
+            partner.start_adam(t, lr)
+            for i in range(0, len(self._chunks), 2):
+                self.update_chunk(plan, i, p, g, penalty, terms)
+            partner.wait()
+            return float(sum(terms[1])) if plan.n_decay else 0.0
         costs = [0.0] * len(self._chunks)
 
         def part(i):
             costs[i] = self.update_chunk(plan, i, p, g, penalty, terms)
 
-        if partner is not None:
-            partner.start_adam(t, lr)
-            for i in range(0, len(self._chunks), 2):
-                part(i)
-            partner.wait()
-            if plan.n_decay:                  # the partner's chunks' costs are in ``terms``
-                costs = list(terms[1])
-        else:
-            run_parts(part, range(len(self._chunks)), self.threads)
+        run_parts(part, range(len(self._chunks)), self.threads)
         return float(sum(costs))
 
     def state_dict(self) -> dict:

@@ -48,6 +48,16 @@ class Penalty:
     def active(self) -> bool:
         return self.l2 > 0 or self.l1 > 0
 
+    @property
+    def before_moments(self) -> bool:
+        """Whether the terms join the gradient before Adam's moments (exact profile), or Adam's
+        step after them (the book, E3)."""
+        return self.placement == "gradient"
+
+    def term_scale(self, lr: float) -> float:
+        """What the terms are multiplied by: 1 before the moments, ``lr`` after them (E3)."""
+        return 1.0 if self.before_moments else lr
+
     def _factor(self, lam: float) -> float:
         """What multiplies Σw²/2 or Σ|w| in the reported cost: λ, or 1 in the book (E1/E2)."""
         return lam if self.cost_scaled else 1.0

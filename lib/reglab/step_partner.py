@@ -201,7 +201,7 @@ def _serve(conn, block, spec) -> None:
     """Partner main loop (in the child process)."""
     from threadpoolctl import threadpool_limits
 
-    from .optim import CHUNK, Adam, penalty_terms
+    from .optim import CHUNK, Adam, chunk_bounds, penalty_terms
     from .regularizers import Penalty
 
     threadpool_limits(1, "blas")
@@ -209,7 +209,8 @@ def _serve(conn, block, spec) -> None:
     size, n_decay = spec["size"], spec["n_decay"]
     b1, b2, eps, flush_every = spec["adam"]
     adam = Adam(size, np.dtype(spec["dtype"]), b1, b2, eps, flush_every, threads=1)
-    adam.m, adam.v = arr["m"], arr["v"]
+    adam.m, adam.v = arr["m"], arr["v"]        # the parent's moments (not use_moments: no copy)
+    odd = range(1, len(chunk_bounds(size)), 2)
     pen = Penalty(*spec["penalty"])
     p, g = arr["params"][:size], arr["grad"][:size]
     terms = (arr["terms"][:n_decay], arr["costs"])
@@ -242,7 +243,7 @@ def _serve(conn, block, spec) -> None:
                 costs[:] = penalty_terms(p[:n_decay], size, args[1], pen, terms[0], tmp, mask)
             elif kind == _ADAM:
                 plan = adam.plan(int(args[1]), args[2], pen, n_decay)
-                for i in range(1, len(adam._chunks), 2):
+                for i in odd:
                     adam.update_chunk(plan, i, p, g, pen, terms if plan.n_decay else None)
             else:
                 raise ValueError(f"unknown command {kind}")
