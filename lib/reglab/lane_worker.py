@@ -13,9 +13,13 @@ the parent copies the lane's images and labels into a shared mailbox and sends o
 processes run :meth:`reglab.shards.Lanes.lane_program`; at each batch normalisation the worker
 sends its partial sums and waits for the totals; at the end it sends ``(loss · n_s, correct)``.
 The parent adds the gradients in lane order, as with threads. Each side polls the socket for a
-few milliseconds before it sleeps in ``recv`` (:func:`recv_spinning`): waking a sleeping process
-on an idle core costs tens of microseconds on the reference VM, several times per step (cnn_1
-went from 5.6–7.0 to 5.1–6.4 ms/step, cnn_4 from 8.8 to 7.5–8.0, old and new alternating).
+few milliseconds before it sleeps in ``recv`` (:func:`reglab.workers.recv_spinning`): waking a
+sleeping process on an idle core costs tens of microseconds on the reference VM, once per
+message. Measured old/new in alternating processes (session 4): flowers_cnn_4, whose three
+batch normalisations exchange sums both ways, 8.49 → 7.46, 9.02 → 8.83, 8.66 → 7.63 ms/step;
+flowers_cnn_1 (two messages per step) no clear change (5.84 → 6.05, 5.14 → 5.22, 5.72 → 5.34).
+
+Shared memory, start-up and the child's entry point are in :mod:`reglab.workers`.
 
 The worker is ``python -m reglab.lane_worker`` (it never imports the caller's script). It starts
 at a model's first training step and stops when :meth:`reglab.Model.train` returns, handing its
@@ -29,17 +33,13 @@ Report section: 개요 (how long the runs take).
 
 from __future__ import annotations
 
-import mmap
-import os
-import socket
-import subprocess
 import sys
-import time
 import traceback
-import weakref
 from multiprocessing.connection import Connection
 
 import numpy as np
+
+from .workers import SharedBlock, recv_spinning, spawn, worker_main, workers_supported
 
 __all__ = ["LaneWorker", "LaneWorkerError", "workers_supported"]
 
@@ -48,75 +48,11 @@ class LaneWorkerError(RuntimeError):
     """The lane's worker process failed or died."""
 
 
-def workers_supported() -> bool:
-    """Lane workers need ``os.memfd_create`` (Linux) for memory shared with a subprocess."""
-    return hasattr(os, "memfd_create")
-
-
 class _Shapes:
     """The two attributes of a dataset that building a model needs."""
 
     def __init__(self, input_shape, output_shape):
         self.input_shape, self.output_shape = list(input_shape), list(output_shape)
-
-
-class SharedBlock:
-    """One anonymous shared memory block (``memfd``) cut into named numpy arrays.
-
-    The worker is started with ``python -m reglab.lane_worker`` (no import of the caller's
-    main script, unlike ``multiprocessing``'s spawn) and maps the same file descriptor.
-    """
-
-    def __init__(self, layout, fd=None):
-        self.layout = layout                            # [(name, count, dtype str)]
-        sizes = [n * np.dtype(dt).itemsize for _, n, dt in layout]
-        self.offsets = np.cumsum([0] + [(z + 63) // 64 * 64 for z in sizes]).tolist()
-        total = max(64, self.offsets[-1])
-        if fd is None:
-            fd = os.memfd_create("reglab-lane", 0)
-            os.ftruncate(fd, total)
-        self.fd = fd
-        self._map = mmap.mmap(fd, total)
-        self.arrays = {name: np.frombuffer(self._map, dtype=dt, count=n, offset=off)
-                       for (name, n, dt), off in zip(layout, self.offsets)}
-
-    def close_fd(self) -> None:
-        """Close the file descriptor once the worker has mapped it (the mapping stays)."""
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-
-
-SPIN_SECONDS = 0.005     # how long a receiver polls before it sleeps in ``recv``
-
-
-def recv_spinning(conn: Connection, spin: float = SPIN_SECONDS):
-    """``conn.recv()``, but poll (yielding the core) for up to ``spin`` seconds first.
-
-    A process asleep in ``recv`` must be woken by the sender, and on the reference VM the
-    wake-up of an idle core costs tens of microseconds, several times per training step. A
-    receiver that polls is still running when the message arrives.
-    """
-    if not conn.poll(0):
-        end = time.monotonic() + spin
-        while not conn.poll(0) and time.monotonic() < end:
-            os.sched_yield()
-    return conn.recv()
-
-
-def spawn(owner, module: str, block: SharedBlock):
-    """Start ``python -m <module> <socket fd> <block fd>`` on one BLAS/reglab thread.
-
-    Returns ``(connection, process, finalizer)``; the finalizer (also run when ``owner`` is
-    garbage-collected or at exit) tells the child to end and waits for it.
-    """
-    mine, theirs = socket.socketpair()
-    env = dict(os.environ, REGLAB_THREADS="1")
-    proc = subprocess.Popen([sys.executable, "-m", module, str(theirs.fileno()), str(block.fd)],
-                            pass_fds=(theirs.fileno(), block.fd), env=env)
-    theirs.close()
-    conn = Connection(mine.detach())
-    return conn, proc, weakref.finalize(owner, _stop, conn, proc)
 
 
 def _serve(conn: Connection, block: SharedBlock, spec: dict) -> None:
@@ -165,18 +101,6 @@ def _serve(conn: Connection, block: SharedBlock, spec: dict) -> None:
                     reply = recv_spinning(conn)
         except Exception:
             conn.send(("error", traceback.format_exc()))
-
-
-def _stop(conn, proc):
-    try:
-        conn.send(None)
-        conn.close()
-    except (OSError, ValueError):
-        pass
-    try:
-        proc.wait(timeout=2)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 class LaneWorker:
@@ -256,25 +180,6 @@ class LaneWorker:
             raise LaneWorkerError(f"lane {self.lane}: expected the random-stream state, got {kind!r}")
         self._finalizer()
         return state
-
-
-def worker_main(serve, argv=None) -> int:
-    """A worker process's entry: ``argv`` = socket fd, shared-block fd; the parent sends the
-    spec first. ``serve(conn, block, spec)`` runs until the parent closes; any failure is sent
-    to the parent as ``("error", traceback)``."""
-    argv = sys.argv[1:] if argv is None else argv
-    conn = Connection(int(argv[0]))
-    try:
-        spec = conn.recv()
-        block = SharedBlock(spec["layout"], fd=int(argv[1]))
-        serve(conn, block, spec)
-    except Exception:
-        try:
-            conn.send(("error", traceback.format_exc()))
-        except OSError:
-            pass
-        return 1
-    return 0
 
 
 def main(argv=None) -> int:

@@ -80,9 +80,9 @@ class StepPartnerError(RuntimeError):
 
 def wanted(model) -> bool:
     """Whether ``model``'s training steps should use a partner process (see the module notes)."""
-    from .lane_worker import workers_supported
     from .optim import CHUNK
     from .parallel import available_threads
+    from .workers import workers_supported
 
     return (model.lanes is None and model.store.n_optimizer > CHUNK
             and available_threads() > 1 and workers_supported())
@@ -98,8 +98,8 @@ class StepPartner:
     """
 
     def __init__(self, model):
-        from .lane_worker import SharedBlock, spawn
         from .optim import chunk_bounds
+        from .workers import SharedBlock, spawn
 
         store, opt = model.store, model.optimizer
         dt = store.dtype.str
@@ -256,7 +256,7 @@ def _serve(conn, block, spec) -> None:
 
 
 def main(argv=None) -> int:
-    from .lane_worker import worker_main
+    from .workers import worker_main
 
     return worker_main(_serve, argv)
 
