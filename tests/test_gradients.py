@@ -16,7 +16,7 @@ from reglab.layers import build_layer
 from reglab.layers.batchnorm import batchnorm_backward, batchnorm_forward
 from reglab.layers.conv import conv2d_backward, conv2d_forward
 from reglab.layers.pool import (avg_pool_backward, avg_pool_forward, max_pool_backward,
-                                max_pool_forward)
+                                max_pool_forward, window_taps)
 from reglab.losses import softmax_cross_entropy, softmax_cross_entropy_backward
 from reglab.profile import EXACT
 
@@ -86,6 +86,31 @@ def test_max_pool_routes_gradient_to_argmax_first_on_ties():
     expected[0, 0, 1, 0] = 10.0
     expected[0, 0, 0, 2] = 20.0
     np.testing.assert_array_equal(dx, expected)
+
+
+@pytest.mark.parametrize("sh, sw", [(2, 2), (2, 3), (1, 2)])
+def test_max_pool_on_taps_of_a_strided_frame_matches_a_window_loop(sh, sw):
+    """The pool reads a strided view (a conv frame's valid part) through contiguous taps; an
+    explicit loop over windows (first argmax, row-major) is the oracle, ties included."""
+    frame = np.round(RNG.normal(size=(2, 3, 7, 8)))        # rounded: many ties
+    x = frame[..., :6, :6]                                 # rows of 6 in rows of 8
+    taps = window_taps(x, sh, sw)
+    assert taps.flags.c_contiguous and taps.shape == (sh * sw, 2, 3, 6 // sh, 6 // sw)
+    y = max_pool_forward(None, sh, sw, taps=taps)
+    dy = RNG.normal(size=y.shape)
+    out = np.full(frame.shape, np.nan)
+    dx = max_pool_backward(dy, None, y, sh, sw, out=out[..., :6, :6], taps=taps)
+    want_y, want_dx = np.empty_like(y), np.zeros_like(x)
+    for idx in np.ndindex(y.shape):
+        i, j = idx[-2] * sh, idx[-1] * sw
+        win = x[idx[:-2] + (slice(i, i + sh), slice(j, j + sw))]
+        want_y[idx] = win.max()
+        a, b = np.unravel_index(np.argmax(win), win.shape)
+        want_dx[idx[:-2] + (i + a, j + b)] = dy[idx]
+    np.testing.assert_array_equal(y, want_y)
+    np.testing.assert_array_equal(dx, want_dx)
+    assert not np.isnan(out[..., :6, :6]).any() and np.isnan(out[..., 6:, :]).all()
+    np.testing.assert_array_equal(max_pool_backward(dy, x, y, sh, sw), want_dx)   # from x
 
 
 def test_avg_pool_forward_and_gradient():
