@@ -191,22 +191,23 @@ class MaxPool(_Pool):
         other._tap_buffers = {}
         return other
 
-    def _taps_buffer(self, shape, train) -> np.ndarray:
-        """A reused array for the taps of an input of ``shape`` (one per shape and mode)."""
-        key = (shape, bool(train))
-        buf = self._tap_buffers.get(key)
+    def _taps_buffer(self, shape) -> np.ndarray:
+        """A reused array for the taps of a training input of ``shape`` (one per shape)."""
+        buf = self._tap_buffers.get(shape)
         if buf is None:
-            if len(self._tap_buffers) >= self.MAX_TAP_BUFFERS:     # e.g. many eval chunk sizes
+            if len(self._tap_buffers) >= self.MAX_TAP_BUFFERS:
                 self._tap_buffers.pop(next(iter(self._tap_buffers)))
-            buf = self._tap_buffers[key] = np.empty(
+            buf = self._tap_buffers[shape] = np.empty(
                 (self.sh * self.sw,) + shape[:-2] + (shape[-2] // self.sh, shape[-1] // self.sw),
                 self.dtype)
         return buf
 
     def forward(self, x, train):
-        # Written to a new contiguous array: writing straight into the next convolution's
-        # padded frame (a strided view) measured slower than the frame copy it saves.
-        taps = window_taps(x, self.sh, self.sw, out=self._taps_buffer(x.shape, train))
+        # Training reuses one taps array per batch shape (it lives until the backward pass);
+        # evaluation, with its large chunks, allocates them per call and keeps nothing.
+        taps = window_taps(x, self.sh, self.sw, out=self._taps_buffer(x.shape) if train else None)
+        # y is a new contiguous array: writing straight into the next convolution's padded
+        # frame (a strided view) measured slower than the frame copy it saves.
         y = max_pool_forward(None, self.sh, self.sw, taps=taps)
         if self.fused_relu:
             np.maximum(y, 0, out=y)
