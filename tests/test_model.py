@@ -93,6 +93,37 @@ def test_book_decay_is_added_after_adam(small, l2, l1):
     np.testing.assert_array_equal(m.store.grad, g)
 
 
+@pytest.mark.parametrize("l2,l1", [(0.1, 0.0), (0.0, 0.01), (0.1, 0.01)])
+def test_book_decay_is_subtracted_from_the_weights_before_the_adam_step(l2, l1):
+    """E3 in float32, bitwise: p ← (p − lr·t) − lr·Δ (NUMERICS_VERSION 5), t = λ2 w + λ1 sign w.
+
+    lr·Δ comes from a second optimizer on p = 0 with the same gradients (in this placement the
+    moments do not see the penalty), where the update is exactly −lr·Δ."""
+    from reglab.optim import CHUNK, Adam
+    from reglab.regularizers import Penalty
+    size, nd, lr = CHUNK + 300, CHUNK + 100, 1e-3
+    rng = np.random.default_rng(8)
+    p0 = rng.normal(0, 0.05, size).astype(np.float32)
+    p0[::50] = 0                                   # sign(0) = 0
+    pen = Penalty(l2, l1, "after_optimizer", False)
+    with_pen, plain = Adam(size, np.float32, threads=1), Adam(size, np.float32, threads=1)
+    p, zero = p0.copy(), np.zeros(size, np.float32)
+    for step in range(3):
+        g = rng.normal(size=size).astype(np.float32)
+        w = p.copy()
+        with_pen.step(p, g, lr, pen, n_decay=nd)
+        zero[...] = 0
+        plain.step(zero, g, lr)
+        step_ = -zero                              # lr·Δ, exactly
+        t = np.empty(nd, np.float32)
+        pen.terms(w[:nd], lr, t)
+        expected = w - step_
+        expected[:nd] = (w[:nd] - t) - step_[:nd]
+        np.testing.assert_array_equal(p, expected)
+        other_order = w[:nd] - (step_[:nd] + t)     # the order before version 5
+        assert np.any(other_order != p[:nd])
+
+
 def test_book_cost_omits_lambda_exact_cost_has_it(small):
     """E1/E2: the printed cost adds ½Σw² and Σ|w| without λ in the book profile."""
     xs, ys = _one_batch(None, small)

@@ -46,7 +46,7 @@ from .profile import get_profile
 from .regularizers import Penalty
 from .shards import LANES, Lanes
 
-__all__ = ["Model", "TrainingDiverged", "link_layers"]
+__all__ = ["Model", "TrainingDiverged", "link_layers", "numerics_version"]
 
 EVAL_CHUNK = 50
 
@@ -54,8 +54,26 @@ EVAL_CHUNK = 50
 # result keys). 2: half-batch lanes with their own dropout/noise streams, scaled Adam moments,
 # split dense products (2026-11-26). 3: long dense products in row blocks of K_CHUNK (the MLPs'
 # first layer sums nine blocks instead of two halves; session 3). 4: the conv kernel gradient
-# from strided tap views in column blocks of DK_BLOCK (same session).
-NUMERICS_VERSION = 4
+# from strided tap views in column blocks of DK_BLOCK (same session). 5: the book's decay (E3)
+# applied as p ← (p − lr·t) − lr·Δ instead of p − (lr·Δ + lr·t) (session 6; only runs with L1
+# or L2 in the 'after_optimizer' placement, see NUMERICS_SCOPE).
+NUMERICS_VERSION = 5
+
+# Versions whose change alters only some runs: version -> whether a run (its Profile, λ2, λ1) is
+# affected. A run's version (numerics_version) is the newest change that affects it, so the
+# results of the other runs keep their keys and are not computed again.
+NUMERICS_SCOPE = {
+    5: lambda prof, l2, l1: prof.decay_placement == "after_optimizer" and (l2 > 0 or l1 > 0),
+}
+
+
+def numerics_version(profile, l2_decay: float = 0.0, l1_decay: float = 0.0) -> int:
+    """The :data:`NUMERICS_VERSION` that decides the numbers of a run with this
+    :class:`~reglab.profile.Profile` and penalty: the newest version whose change affects it."""
+    v = NUMERICS_VERSION
+    while v in NUMERICS_SCOPE and not NUMERICS_SCOPE[v](profile, l2_decay, l1_decay):
+        v -= 1
+    return v
 
 
 def blas_threads() -> int:

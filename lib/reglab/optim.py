@@ -10,14 +10,18 @@ For gradient ``g`` at step ``t`` (β1 = 0.9, β2 = 0.999, ε = 1e-8; Kingma & Ba
 The book keeps one step counter per tensor; every tensor is updated at every step, so a single
 counter is the same thing. The update walks the flat buffer once, in chunks that stay in cache,
 and computes the L1/L2 :class:`~reglab.regularizers.Penalty` terms inside the same pass, each
-chunk while it is in cache: added to ``g`` before the moments (exact profile) or to ``Δ`` after
-them (the book, erratum E3).
+chunk while it is in cache: added to ``g`` before the moments (exact profile), or, in the book
+(erratum E3: ``p ← p − lr·(Δ + t)``, ``t = λ2 w + λ1 sign w``), subtracted from the weights
+before the step: ``p ← (p − lr·t) − lr·Δ`` (the same formula; this order lets the step partner
+hand over ``p − lr·t`` so that the book's decay costs Adam's pass no extra operation; it
+rounds differently from ``p − (lr·Δ + lr·t)``, ``NUMERICS_VERSION`` 5).
 
 Where the two halves run: on two threads (:func:`reglab.parallel.run_parts`, even chunks on the
 calling thread, odd ones on the helper), or, for a model without half-batch lanes (the MLPs), in
 two processes: the calling one and its :class:`reglab.step_partner.StepPartner`, which has
 also computed the penalty terms during the forward and backward pass (:func:`penalty_terms`,
-the same per-chunk numbers), so that the pass only adds them. Inline, the terms cost four to six
+the same per-chunk numbers), so that the pass only adds them (or, in the book, takes the
+decayed weights instead of ``p``). Inline, the terms cost four to six
 array operations per chunk (L1: sign bits, zero check, cost, add) against ten for Adam itself;
 measured on two threads (``benchmarks/bench_penalty.py``, session 3) L2 added 11–15 % and L1
 18–31 % to an MLP step. A helper *thread* for the terms gave L1 +18–27 % (its numpy calls wait
@@ -57,7 +61,7 @@ class _Plan:
     flush: bool
     n_decay: int          # decayed parameters (0: no penalty this step)
     scale: float          # what the penalty terms are multiplied by
-    before: bool          # terms added to g before the moments (exact) or to Δ after (E3)
+    before: bool          # terms added to g before the moments (exact) or to the step (E3)
 
 
 def chunk_bounds(size: int) -> list[tuple[int, int]]:
@@ -67,17 +71,27 @@ def chunk_bounds(size: int) -> list[tuple[int, int]]:
 
 def penalty_terms(w: np.ndarray, size: int, scale: float, penalty, out: np.ndarray,
                   tmp: np.ndarray, mask: np.ndarray) -> list[float]:
-    """The penalty terms of all decayed weights ``w`` (``n_decay``,), chunk by chunk.
+    """What Adam's pass takes from the penalty for all decayed weights ``w`` (``n_decay``,).
 
-    Writes ``out = scale · (λ2 w + λ1 sign w)`` and returns the cost of each chunk of
+    Writes, chunk by chunk, the terms ``t = scale · (λ2 w + λ1 sign w)`` into ``out`` when they
+    join the gradient (exact profile), or the decayed weights ``w − t`` when they join the step
+    after the moments (the book, E3: the pass then ends with ``p ← (p − t) − lr·Δ`` taken from
+    ``out``, with no extra operation). Returns the cost of each chunk of
     :func:`chunk_bounds(size) <chunk_bounds>` (0 for chunks past ``w``): the same numbers, in
-    the same order, as :meth:`Adam.step` computes inline, so the sum does not depend on where
-    they were computed. ``tmp`` and ``mask`` are scratch of at least ``CHUNK`` elements.
+    the same order, as :meth:`Adam.step` computes inline, so neither the sum nor the update
+    depends on where they were computed. ``tmp`` and ``mask`` are scratch of at least ``CHUNK``
+    elements.
     """
     costs = []
     for a, e in chunk_bounds(size):
         nd = max(0, min(e, w.size) - a)
-        costs.append(penalty.terms(w[a:a + nd], scale, out[a:a + nd], tmp, mask) if nd else 0.0)
+        if not nd:
+            costs.append(0.0)
+            continue
+        oc = out[a:a + nd]
+        costs.append(penalty.terms(w[a:a + nd], scale, oc, tmp, mask))
+        if not penalty.before_moments:
+            np.subtract(w[a:a + nd], oc, out=oc)
     return costs
 
 
@@ -161,7 +175,7 @@ class Adam:
         tc, mask = tc[:e - a], mask[:e - a]
         nd = max(0, min(e, plan.n_decay) - a)
         cost = 0.0
-        if nd and terms is not None:          # computed beforehand (StepPartner)
+        if nd and terms is not None:          # computed beforehand (StepPartner): t, or w − t
             tk = terms[0][a:a + nd]
             cost = terms[1][i]
         elif nd:                              # λ2 w + λ1 sign w, while this chunk of w is hot
@@ -186,9 +200,15 @@ class Adam:
         tc += plan.eps
         np.divide(mc, tc, out=tc)
         tc *= plan.c
-        if nd and not plan.before:            # + lr (λ2 w + λ1 sign w) (the book, E3)
-            tc[:nd] += tk
-        pc -= tc
+        if nd and not plan.before:            # p ← (p − lr (λ2 w + λ1 sign w)) − lr·Δ (the book, E3)
+            if terms is None:
+                pc[:nd] -= tk
+                pc -= tc
+            else:                             # tk is already p − t
+                np.subtract(tk, tc[:nd], out=pc[:nd])
+                pc[nd:] -= tc[nd:]
+        else:
+            pc -= tc
         return cost
 
     def step(self, p: np.ndarray, g: np.ndarray, lr: float, penalty=None, n_decay: int = 0,
@@ -204,7 +224,8 @@ class Adam:
         n_decay : int
             The penalty acts on ``p[:n_decay]`` (weights and kernels).
         terms : tuple (ndarray (n_decay,), list of float) or None
-            The penalty's terms ``scale · (λ2 w + λ1 sign w)`` and the per-chunk costs
+            The penalty's terms ``t = scale · (λ2 w + λ1 sign w)`` (exact profile) or the
+            decayed weights ``p − t`` (the book, E3) and the per-chunk costs
             (:func:`penalty_terms`), already computed from ``p``; None: computed here, chunk by
             chunk.
         partner : reglab.step_partner.StepPartner or None

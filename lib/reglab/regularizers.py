@@ -7,7 +7,9 @@ With all weights and kernels ``w`` (biases and batch-norm parameters excluded, a
     exact profile:  cost = (λ2/2) Σ w² + λ1 Σ |w|,  gradient λ2 w + λ1 sign(w) added to the data
                     gradient before the optimizer, so the update follows the reported loss.
     book profile:   cost = (1/2) Σ w² + Σ |w| (λ missing, errata E1/E2) and λ2 w + λ1 sign(w)
-                    added to Adam's step Δ, after Adam's normalisation (E3, decoupled decay).
+                    added to Adam's step Δ, after Adam's normalisation (E3, decoupled decay):
+                    w ← w − lr·(Δ + λ2 w + λ1 sign w), computed as (w − lr·(λ2 w + λ1 sign w))
+                    − lr·Δ (see :mod:`reglab.optim`).
 
 :class:`Penalty` holds λ2, λ1 and the two profile switches. The optimizer computes its terms
 chunk by chunk inside its own pass over the parameters, while each chunk of weights is in cache

@@ -84,12 +84,14 @@ def run_profile(config: dict):
 
 
 def config_key(config: dict, data_fingerprint: str = "") -> str:
-    """A short hash of the config (minus the data path and print interval), the data and
-    :data:`reglab.model.NUMERICS_VERSION` (so results of older arithmetic are not reused)."""
-    from .model import NUMERICS_VERSION
+    """A short hash of the config (minus the data path and print interval), the data and the
+    run's :func:`reglab.model.numerics_version` (so results of older arithmetic are not reused,
+    and a change that alters only some runs leaves the others' keys as they were)."""
+    from .model import numerics_version
     keyed = {k: v for k, v in config.items() if k not in ("data_dir", "report", "run_id")}
-    blob = (json.dumps(keyed, sort_keys=True) + "|" + data_fingerprint
-            + f"|numerics={NUMERICS_VERSION}")
+    version = numerics_version(run_profile(config), config.get("l2_decay", 0.0),
+                               config.get("l1_decay", 0.0))
+    blob = (json.dumps(keyed, sort_keys=True) + "|" + data_fingerprint + f"|numerics={version}")
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

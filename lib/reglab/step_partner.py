@@ -10,7 +10,9 @@ to six array operations per chunk for L1) were computed inside that pass.
 With a partner process:
 
 * the partner computes the penalty terms and their cost from the weights while this process
-  runs the forward and backward pass (they need nothing else), so Adam only adds them;
+  runs the forward and backward pass (they need nothing else), so Adam only adds them to the
+  gradient (exact profile), or, in the book (E3), takes the decayed weights ``w − lr·t`` the
+  partner wrote instead of ``w`` in its last operation, which costs the pass nothing extra;
 * Adam's pass is split between the two processes, chunk by chunk (this process the even
   chunks, the partner the odd ones, as :func:`reglab.parallel.run_parts` splits them between
   two threads), with no GIL between them;
@@ -180,7 +182,8 @@ class StepPartner:
         self._post(_TERMS, float(scale), 0.0)
 
     def terms_result(self) -> tuple[np.ndarray, list[float]]:
-        """Wait for the terms: ``(terms (n_decay,), per-chunk costs)``."""
+        """Wait for the terms: ``(terms (n_decay,), per-chunk costs)``; the terms are the decayed
+        weights ``w − t`` in the book's placement (see :func:`reglab.optim.penalty_terms`)."""
         self.wait()
         return self.terms, self._costs.tolist()
 
