@@ -36,6 +36,20 @@ drifts, so each figure is a range over runs):
   +31 %). Split (``flowers_model_2``/``_3`` with the terms computed but not added, against
   the full step): the partner's work slows the forward/backward pass, or is waited for, by
   3–4 % (L2) and 8–10 % (L1, the longer computation); adding the terms costs the rest.
+* session 6, 300 rounds each (``bench_penalty.py --rounds 300``, median share and its 95 %
+  interval): exact L2 +11.6 % (+10.3..+12.6) and +11.5 % (+8.1..+12.7), L1 +6.9 % and +6.2 %;
+  book L2 +8.5 % and +10.6 %, L1 +9.8 % and +11.2 %. Per 128 K-float chunk of the main
+  process's half of Adam (median, one run): 190 µs without a penalty, the exact profile's
+  extra ``g + t`` 34–38 µs.
+
+Sharing costs: a core that writes cache lines the other core has read must first invalidate
+the other's copies (``benchmarks/bench_cross_core.py``: 19–37 against 14–17 µs per chunk in
+most runs, 270 against 30–33 µs in some phases of the VM). The partner's half of Adam writes
+weights the forward pass has read, in every MLP; with a penalty the partner's terms also read
+this process's weights, so this process's half pays it as well (measured: its last operation,
+``p -= step``, 18–28 µs per chunk without a penalty, 28–41 µs with one, 183–215 µs in a slow
+phase). Tried: each process computing the terms of its own chunks (bitwise the same): better
+in slow phases, worse in fast ones (L1 +6.5..+16.4 % against +6.2..+11.1 %), so not kept.
 
 Results are bitwise those of one process: the partner runs the same per-chunk code
 (:meth:`reglab.optim.Adam.update_chunk`, :func:`reglab.optim.penalty_terms`) on the same
