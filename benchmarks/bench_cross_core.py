@@ -13,7 +13,7 @@ of the lines before writing them.
 Why it matters here: the MLP step shares its arrays with :class:`reglab.step_partner.StepPartner`.
 When the partner reads weights this process will update (the L1/L2 terms read all weights),
 or this process reads weights the partner will update (the forward pass reads all of the first
-layer), the later write pays this cost. On the reference VM it was 22–37 against 14–17 µs per
+layer), the later write pays this cost. On the reference VM it was 19–37 against 14–17 µs per
 chunk in most runs and 270 against 30–33 µs in others (session 6): which of the two one gets
 depends on where the hypervisor has put the VM's two vCPUs at the time, not on the code.
 """

@@ -181,17 +181,21 @@ def test_a_scoped_numerics_change_renews_only_the_keys_of_the_runs_it_affects(mo
     """Version 5 (the book's decay order) touches book-placement runs with L1/L2 only."""
     from reglab import model
     from reglab.profile import get_profile
+    from reglab.regularizers import Penalty
     from reglab.runs import config_key, make_config
     book, exact = get_profile("book"), get_profile("exact")
-    assert model.numerics_version(book, 0.1, 0.0) == model.numerics_version(book, 0.0, 0.01) == 5
-    assert model.numerics_version(book) == model.numerics_version(exact, 0.1, 0.01) == 4
-    assert model.numerics_version(exact.replace(decay_placement="after_optimizer"), 0.1) == 5
+
+    def version(prof, l2=0.0, l1=0.0):
+        return model.numerics_version(Penalty.from_profile(prof, l2, l1))
+
+    assert version(book, 0.1, 0.0) == version(book, 0.0, 0.01) == 5
+    assert version(book) == version(exact, 0.1, 0.01) == 4
+    assert version(exact.replace(decay_placement="after_optimizer"), 0.1) == 5
     configs = [make_config("m", [30], l2, 0.0, prof) for prof in ("book", "exact")
                for l2 in (0.0, 0.1)]
     before = [config_key(c, "fp") for c in configs]
     monkeypatch.setattr(model, "NUMERICS_VERSION", 6)
-    monkeypatch.setitem(model.NUMERICS_SCOPE, 6, lambda prof, l2, l1: l2 > 0 and
-                        prof.decay_placement == "gradient")
+    monkeypatch.setitem(model.NUMERICS_SCOPE, 6, lambda pen: pen.l2 > 0 and pen.before_moments)
     after = [config_key(c, "fp") for c in configs]
     assert [b == a for b, a in zip(before, after)] == [True, True, True, False]
 

@@ -59,19 +59,19 @@ EVAL_CHUNK = 50
 # or L2 in the 'after_optimizer' placement, see NUMERICS_SCOPE).
 NUMERICS_VERSION = 5
 
-# Versions whose change alters only some runs: version -> whether a run (its Profile, λ2, λ1) is
-# affected. A run's version (numerics_version) is the newest change that affects it, so the
-# results of the other runs keep their keys and are not computed again.
+# Versions whose change alters only some runs: version -> whether a run's Penalty (its λ and
+# the profile's placement) is affected. A run's version (numerics_version) is the newest change
+# that affects it, so the results of the other runs keep their keys and are not computed again.
 NUMERICS_SCOPE = {
-    5: lambda prof, l2, l1: prof.decay_placement == "after_optimizer" and (l2 > 0 or l1 > 0),
+    5: lambda pen: pen.active and not pen.before_moments,
 }
 
 
-def numerics_version(profile, l2_decay: float = 0.0, l1_decay: float = 0.0) -> int:
+def numerics_version(penalty: Penalty) -> int:
     """The :data:`NUMERICS_VERSION` that decides the numbers of a run with this
-    :class:`~reglab.profile.Profile` and penalty: the newest version whose change affects it."""
+    :class:`~reglab.regularizers.Penalty`: the newest version whose change affects it."""
     v = NUMERICS_VERSION
-    while v in NUMERICS_SCOPE and not NUMERICS_SCOPE[v](profile, l2_decay, l1_decay):
+    while v in NUMERICS_SCOPE and not NUMERICS_SCOPE[v](penalty):
         v -= 1
     return v
 
@@ -179,8 +179,7 @@ class Model:
         self._build(parse_hconfigs(hconfigs))
         self.store = ParamStore(self.layers, self.profile, init_rng, self.dtype)
         self.optimizer = Adam(self.store.n_optimizer, self.dtype)
-        self.penalty = Penalty(self.l2_decay, self.l1_decay, self.profile.decay_placement,
-                               self.profile.reg_cost_scaled)
+        self.penalty = Penalty.from_profile(self.profile, self.l2_decay, self.l1_decay)
         self._lanes = None
         self.history: list[dict] = []
         self.train_seconds = 0.0

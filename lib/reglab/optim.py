@@ -85,14 +85,18 @@ def penalty_terms(w: np.ndarray, size: int, scale: float, penalty, out: np.ndarr
     costs = []
     for a, e in chunk_bounds(size):
         nd = max(0, min(e, w.size) - a)
-        if not nd:
-            costs.append(0.0)
-            continue
-        oc = out[a:a + nd]
-        costs.append(penalty.terms(w[a:a + nd], scale, oc, tmp, mask))
-        if not penalty.before_moments:
-            np.subtract(w[a:a + nd], oc, out=oc)
+        costs.append(_chunk_terms(w[a:a + nd], scale, penalty, out[a:a + nd], tmp, mask)
+                     if nd else 0.0)
     return costs
+
+
+def _chunk_terms(w, scale, penalty, out, tmp, mask) -> float:
+    """One chunk of :func:`penalty_terms`: ``out`` = ``t``, or ``w − t`` after the moments (E3);
+    returns the chunk's cost."""
+    cost = penalty.terms(w, scale, out, tmp, mask)
+    if not penalty.before_moments:
+        np.subtract(w, out, out=out)
+    return cost
 
 
 class Adam:
@@ -178,9 +182,9 @@ class Adam:
         if nd and terms is not None:          # computed beforehand (StepPartner): t, or w − t
             tk = terms[0][a:a + nd]
             cost = terms[1][i]
-        elif nd:                              # λ2 w + λ1 sign w, while this chunk of w is hot
+        elif nd:                              # the same, while this chunk of w is hot
             tk = tk[:nd]
-            cost = penalty.terms(pc[:nd], plan.scale, tk, tmp, mask)
+            cost = _chunk_terms(pc[:nd], plan.scale, penalty, tk, tmp, mask)
         mc *= plan.B1                         # m̃ ← β1 m̃ + g
         if nd and plan.before:                # g + λ2 w + λ1 sign w (exact profile)
             np.add(gc[:nd], tk, out=tc[:nd])
@@ -200,13 +204,9 @@ class Adam:
         tc += plan.eps
         np.divide(mc, tc, out=tc)
         tc *= plan.c
-        if nd and not plan.before:            # p ← (p − lr (λ2 w + λ1 sign w)) − lr·Δ (the book, E3)
-            if terms is None:
-                pc[:nd] -= tk
-                pc -= tc
-            else:                             # tk is already p − t
-                np.subtract(tk, tc[:nd], out=pc[:nd])
-                pc[nd:] -= tc[nd:]
+        if nd and not plan.before:            # p ← (p − lr (λ2 w + λ1 sign w)) − lr·Δ (the book, E3);
+            np.subtract(tk, tc[:nd], out=pc[:nd])   # tk is p − lr·t
+            pc[nd:] -= tc[nd:]
         else:
             pc -= tc
         return cost

@@ -46,6 +46,11 @@ class Penalty:
     placement: str
     cost_scaled: bool
 
+    @classmethod
+    def from_profile(cls, profile, l2: float = 0.0, l1: float = 0.0) -> "Penalty":
+        """The penalty of a run with this :class:`~reglab.profile.Profile` and λ2, λ1."""
+        return cls(float(l2), float(l1), profile.decay_placement, profile.reg_cost_scaled)
+
     @property
     def active(self) -> bool:
         return self.l2 > 0 or self.l1 > 0

@@ -88,9 +88,11 @@ def config_key(config: dict, data_fingerprint: str = "") -> str:
     run's :func:`reglab.model.numerics_version` (so results of older arithmetic are not reused,
     and a change that alters only some runs leaves the others' keys as they were)."""
     from .model import numerics_version
+    from .regularizers import Penalty
     keyed = {k: v for k, v in config.items() if k not in ("data_dir", "report", "run_id")}
-    version = numerics_version(run_profile(config), config.get("l2_decay", 0.0),
-                               config.get("l1_decay", 0.0))
+    penalty = Penalty.from_profile(run_profile(config), config.get("l2_decay", 0.0),
+                                   config.get("l1_decay", 0.0))
+    version = numerics_version(penalty)
     blob = (json.dumps(keyed, sort_keys=True) + "|" + data_fingerprint + f"|numerics={version}")
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
