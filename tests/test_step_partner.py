@@ -81,6 +81,29 @@ def test_an_idle_partner_sleeps_and_the_next_step_wakes_it(data, monkeypatch):
     np.testing.assert_array_equal(one.store.data, two.store.data)
 
 
+def test_wake_up_makes_a_sleeping_partner_poll_again(data, monkeypatch):
+    """A step without a penalty wakes a sleeping partner at its start (``wake_up``), and the
+    partner then polls for ``SPIN_SECONDS`` instead of going straight back to sleep."""
+    import time
+
+    from reglab import step_partner
+    m, _ = _train(data, "2", monkeypatch, steps=1)
+    ctl = m._partner._ctl
+    deadline = time.monotonic() + 5
+    while not ctl[2] and time.monotonic() < deadline:
+        time.sleep(step_partner.SPIN_SECONDS)
+    assert ctl[2] == 1                                # asleep
+    m._partner.wake_up()
+    deadline = time.monotonic() + 5
+    while ctl[2] and time.monotonic() < deadline:
+        os.sched_yield()
+    samples = []                                      # then awake for most of the next 1 ms
+    end = time.monotonic() + step_partner.SPIN_SECONDS / 2
+    while time.monotonic() < end:
+        samples.append(int(ctl[2]))
+    assert samples and sum(samples) < len(samples) / 2
+
+
 def test_train_ends_the_partner_and_a_later_train_continues_the_same_way(data, monkeypatch):
     finals = []
     for threads, calls in (("1", [2]), ("2", [1, 1])):

@@ -321,6 +321,8 @@ class Model:
         partner = self._partner_for_step()
         if partner is not None and self.penalty.active:   # these weights' terms, on the other core
             partner.start_terms(self.penalty.term_scale(learning_rate))
+        elif partner is not None:                          # awake by the time Adam is posted
+            partner.wake_up()
         with np.errstate(over="ignore", invalid="ignore"):  # a non-finite cost is caught below
             if lanes is not None and lanes.train_lanes:
                 loss, acc = lanes.forward_backward(xs_u8, labels)
