@@ -326,6 +326,24 @@ def test_adam_flushes_denormal_moments():
     assert opt.m[0] == 0 and opt.m[1] == 0 and opt.v[0] == 0 and opt.m[2] != 0
 
 
+def test_adam_flushes_parameters_stuck_in_the_denormals():
+    """A dead unit's weight under L2 before the moments decays geometrically and stalls below
+    the smallest normal float; the flush sets such parameters (only those) to 0."""
+    from reglab.optim import Adam
+    from reglab.regularizers import Penalty
+    pen = Penalty(0.1, 0.0, "gradient", True)
+    opt = Adam(4, np.float32, flush_every=4)
+    opt.v[:] = 1e-2                                         # gradients seen earlier: small steps
+    p = np.array([3e-39, -1e-42, 2e-38, 0.5], np.float32)   # two denormals, two normal floats
+    g = np.zeros(4, np.float32)
+    for _ in range(3):
+        opt.step(p, g, 0.001, pen, n_decay=4)
+    assert p[0] != 0 and p[1] != 0                          # not a flush step yet
+    opt.step(p, g, 0.001, pen, n_decay=4)
+    assert p[0] == 0 and p[1] == 0
+    assert abs(p[2]) >= np.finfo(np.float32).tiny and 0.49 < p[3] < 0.5
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_l1_sign_matches_np_sign_including_zeros(dtype):
     from reglab.regularizers import Penalty

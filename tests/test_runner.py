@@ -178,7 +178,8 @@ def test_plan_keys(synthetic_flowers, tmp_path):
 
 
 def test_a_scoped_numerics_change_renews_only_the_keys_of_the_runs_it_affects(monkeypatch):
-    """Version 5 (the book's decay order) touches book-placement runs with L1/L2 only."""
+    """Version 5 (the book's decay order) touches book-placement runs with L1/L2 only, version 6
+    (the parameter flush) runs with L2 before the moments only."""
     from reglab import model
     from reglab.profile import get_profile
     from reglab.regularizers import Penalty
@@ -189,13 +190,14 @@ def test_a_scoped_numerics_change_renews_only_the_keys_of_the_runs_it_affects(mo
         return model.numerics_version(Penalty.from_profile(prof, l2, l1))
 
     assert version(book, 0.1, 0.0) == version(book, 0.0, 0.01) == 5
-    assert version(book) == version(exact, 0.1, 0.01) == 4
+    assert version(book) == version(exact) == version(exact, 0.0, 0.01) == 4
+    assert version(exact, 0.1) == version(exact, 0.1, 0.01) == 6
     assert version(exact.replace(decay_placement="after_optimizer"), 0.1) == 5
-    configs = [make_config("m", [30], l2, 0.0, prof) for prof in ("book", "exact")
-               for l2 in (0.0, 0.1)]
+    configs = [make_config("m", [30], 0.0, l1, prof) for prof in ("book", "exact")
+               for l1 in (0.0, 0.01)]
     before = [config_key(c, "fp") for c in configs]
-    monkeypatch.setattr(model, "NUMERICS_VERSION", 6)
-    monkeypatch.setitem(model.NUMERICS_SCOPE, 6, lambda pen: pen.l2 > 0 and pen.before_moments)
+    monkeypatch.setattr(model, "NUMERICS_VERSION", 7)
+    monkeypatch.setitem(model.NUMERICS_SCOPE, 7, lambda pen: pen.l1 > 0 and pen.before_moments)
     after = [config_key(c, "fp") for c in configs]
     assert [b == a for b, a in zip(before, after)] == [True, True, True, False]
 

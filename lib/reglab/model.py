@@ -56,14 +56,17 @@ EVAL_CHUNK = 50
 # first layer sums nine blocks instead of two halves; session 3). 4: the conv kernel gradient
 # from strided tap views in column blocks of DK_BLOCK (same session). 5: the book's decay (E3)
 # applied as p ← (p − lr·t) − lr·Δ instead of p − (lr·Δ + lr·t) (session 6; only runs with L1
-# or L2 in the 'after_optimizer' placement, see NUMERICS_SCOPE).
-NUMERICS_VERSION = 5
+# or L2 in the 'after_optimizer' placement, see NUMERICS_SCOPE). 6: parameters below the smallest
+# normal float set to 0 with the moments every flush_every steps (session 7; only runs with L2
+# before the moments, the exact profile, where dead units' weights decay into the denormals).
+NUMERICS_VERSION = 6
 
 # Versions whose change alters only some runs: version -> whether a run's Penalty (its λ and
 # the profile's placement) is affected. A run's version (numerics_version) is the newest change
 # that affects it, so the results of the other runs keep their keys and are not computed again.
 NUMERICS_SCOPE = {
     5: lambda pen: pen.active and not pen.before_moments,
+    6: lambda pen: pen.l2 > 0 and pen.before_moments,
 }
 
 
