@@ -46,6 +46,11 @@ drifts, so each figure is a range over runs):
   book L2 +8.5 % and +10.6 %, L1 +9.8 % and +11.2 %. Per 128 K-float chunk of the main
   process's half of Adam (median, one run): 190 µs without a penalty, the exact profile's
   extra ``g + t`` 34–38 µs.
+* session 7, after the terms of the even chunks first, the early wake-up and the flush of
+  denormal weights (same command; model_1 at 1.79–2.42 ms/step): exact L2 +13.3 % and +11.5 %,
+  L1 +9.1 % and +7.5 %; book L2 +8.3 % and +12.8 %, L1 +9.3 % and +12.9 %. The L1 and L2 models
+  run the same operations in this process's half of Adam (exact profile), yet L2 costs 2–4
+  points more in most runs; not explained.
 
 Sharing costs: a core that writes cache lines the other core has read must first invalidate
 the other's copies (``benchmarks/bench_cross_core.py``: 19–37 against 14–17 µs per chunk in
