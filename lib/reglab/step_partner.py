@@ -50,7 +50,12 @@ drifts, so each figure is a range over runs):
   denormal weights (same command; model_1 at 1.79–2.42 ms/step): exact L2 +13.3 % and +11.5 %,
   L1 +9.1 % and +7.5 %; book L2 +8.3 % and +12.8 %, L1 +9.3 % and +12.9 %. The L1 and L2 models
   run the same operations in this process's half of Adam (exact profile), yet L2 costs 2–4
-  points more in most runs; not explained.
+  points more in most runs, and more late in training (steps 2400–6000: L2 +8 to +11 %, L1
+  +5 to +8 %). Likely cause: the weights of dead units decaying through tiny values make
+  ``u²`` and the step denormal *results* (26 K of 830 K squares at step 3000), and a float32
+  multiply with 5 % denormal results took 22.6 against 12.5 µs per chunk here; the per-op
+  medians of this process's half showed ``u²`` 15.2 against 10.6 µs (L1). Flushing
+  denormal weights (``reglab.optim``) removed the stuck ones, not these.
 
 Sharing costs: a core that writes cache lines the other core has read must first invalidate
 the other's copies (``benchmarks/bench_cross_core.py``: 19–37 against 14–17 µs per chunk in
