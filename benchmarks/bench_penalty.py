@@ -3,7 +3,7 @@
 Usage::
 
     FLOWERS_DIR=../shared/data/flowers python benchmarks/bench_penalty.py [--rounds 15] [--steps 20]
-        [--profile exact]
+        [--profile exact] [--parts 1]
 
 flowers_model_1 (no penalty), flowers_model_2 (L2 0.1) and flowers_model_3 (L1 0.01) train in
 turn, ``--steps`` steps each per round, for ``--rounds`` rounds (after one warm-up round), on
@@ -13,6 +13,9 @@ model over the rounds and the penalty's share ``model_k / model_1 − 1`` (media
 per-round ratios) with their spread (25th–75th percentile) and a 95 % bootstrap confidence
 interval of that median (resampled rounds; use more ``--rounds`` to narrow it: on the
 reference VM the per-round spread is about ±10 %, so 60 rounds leave about ±3 %).
+``--parts K`` also prints the share over K consecutive stretches of the rounds: the cost
+depends on how far training has gone (in the exact profile, L2's dying weights make denormal
+results late in training, see reglab.step_partner's notes).
 """
 
 from __future__ import annotations
@@ -34,7 +37,10 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--profile", default="exact", choices=["exact", "book"])
+    ap.add_argument("--parts", type=int, default=1, help="also the share per stretch of rounds")
     a = ap.parse_args(argv)
+    if not 1 <= a.parts <= a.rounds:
+        ap.error(f"--parts {a.parts}: use 1 to --rounds ({a.rounds})")
     if os.environ.get("FLOWERS_DIR"):
         from reglab import FlowersDataset
         ds = FlowersDataset([96, 96], [96, 96, 3])
@@ -67,6 +73,15 @@ def main(argv=None):
                      f"[{100 * (q1 - 1):+.1f}, {100 * (q3 - 1):+.1f}]  "
                      f"95 % CI {100 * (lo - 1):+.1f} .. {100 * (hi - 1):+.1f}")
         print(line)
+    if a.parts > 1:
+        for part in np.array_split(np.arange(a.rounds), a.parts):
+            r0, r1 = part[0], part[-1] + 1
+            shares = [100 * (np.median(times[r0:r1, j] / base[r0:r1]) - 1)
+                      for j in range(1, len(runs))]
+            print(f"steps {r0 * a.steps:5d}-{r1 * a.steps:5d}  model_1 "
+                  f"{np.median(base[r0:r1]):5.2f} ms  " +
+                  "  ".join(f"{runs[j].technique.split()[0]} {sh:+5.1f} %"
+                            for j, sh in zip(range(1, len(runs)), shares)))
 
 
 def _median_ci(x, n_boot=2000, seed=0):
