@@ -8,7 +8,10 @@ Usage::
 flowers_model_1 (no penalty), flowers_model_2 (L2 0.1) and flowers_model_3 (L1 0.01) train in
 turn, ``--steps`` steps each per round, for ``--rounds`` rounds (after one warm-up round), on
 the same batches of real photos (random photos without ``FLOWERS_DIR``). Interleaving makes
-any slow phase of a shared machine hit all three alike. Prints the median ms/step of each
+any slow phase of a shared machine hit all three alike, and the order rotates from round to
+round, because a model's place in the round can move its time by a few per cent (session 7:
+model_1 ran 2 % faster third than first, relative to its round; in a six-model round the
+same models ran 3–7 % faster in the second half than in the first). Prints the median ms/step of each
 model over the rounds and the penalty's share ``model_k / model_1 − 1`` (median of the
 per-round ratios) with their spread (25th–75th percentile) and a 95 % bootstrap confidence
 interval of that median (resampled rounds; use more ``--rounds`` to narrow it: on the
@@ -53,7 +56,9 @@ def main(argv=None):
     times = np.zeros((a.rounds, len(models)))
     with _blas_limit():
         for rnd in range(a.rounds + 1):
-            for j, m in enumerate(models):
+            for k in range(len(models)):       # each model first, second, third in turn
+                j = (k + rnd) % len(models)
+                m = models[j]
                 t = time.perf_counter()
                 for i in range(a.steps):
                     idx = order[((rnd * a.steps + i) * 10) % (ds.train_count - 10):][:10]
