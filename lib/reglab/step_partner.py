@@ -48,7 +48,9 @@ drifts, so each figure is a range over runs):
   extra ``g + t`` 34–38 µs.
 * session 7, after the terms of the even chunks first, the early wake-up and the flush of
   denormal weights (same command; model_1 at 1.79–2.42 ms/step): exact L2 +13.3 % and +11.5 %,
-  L1 +9.1 % and +7.5 %; book L2 +8.3 % and +12.8 %, L1 +9.3 % and +12.9 %. The L1 and L2 models
+  L1 +9.1 % and +7.5 %; book L2 +8.3 % and +12.8 %, L1 +9.3 % and +12.9 %. Once the benchmark
+  rotated the models' order (model_1 had always run first): exact L2 +11.6, +14.9, +14.4 %,
+  L1 +9.7, +13.4, +8.6 %; book L2 +12.3, +14.3 %, L1 +13.1, +14.6 %. The L1 and L2 models
   run the same operations in this process's half of Adam (exact profile), yet L2 costs 2–4
   points more in most runs, and more late in training (steps 2400–6000: L2 +8 to +11 %, L1
   +5 to +8 %). Likely cause: the weights of dead units decaying through tiny values make
