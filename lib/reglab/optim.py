@@ -76,6 +76,17 @@ def chunk_bounds(size: int) -> list[tuple[int, int]]:
     return [(a, min(a + CHUNK, size)) for a in range(0, size, CHUNK)]
 
 
+def split_chunks(n: int) -> tuple[range, range]:
+    """The chunk indices of the calling process and of its step partner: even and odd."""
+    return range(0, n, 2), range(1, n, 2)
+
+
+def _flush_tiny(arr: np.ndarray, tiny, scratch: np.ndarray, mask: np.ndarray) -> None:
+    """Set the elements of ``arr`` below ``tiny`` in magnitude (the denormals) to 0."""
+    np.less(np.abs(arr, out=scratch), tiny, out=mask)
+    arr[mask] = 0
+
+
 def penalty_terms(w: np.ndarray, size: int, scale: float, penalty, out: np.ndarray,
                   tmp: np.ndarray, mask: np.ndarray) -> list[float]:
     """What Adam's pass takes from the penalty for all decayed weights ``w`` (``n_decay``,).
@@ -99,7 +110,8 @@ def penalty_terms(w: np.ndarray, size: int, scale: float, penalty, out: np.ndarr
     """
     bounds = chunk_bounds(size)
     costs = [0.0] * len(bounds)
-    for i in [*range(0, len(bounds), 2), *range(1, len(bounds), 2)]:
+    caller, partner = split_chunks(len(bounds))
+    for i in [*caller, *partner]:
         a, e = bounds[i]
         nd = max(0, min(e, w.size) - a)
         if nd:
@@ -215,8 +227,7 @@ class Adam:
         vc += tc
         if plan.flush:
             for arr in (mc, vc):
-                np.less(np.abs(arr, out=tc), self._tiny, out=mask)
-                arr[mask] = 0
+                _flush_tiny(arr, self._tiny, tc, mask)
         np.sqrt(vc, out=tc)                   # lr·Δ = c m̃ / (sqrt(ṽ) + ε')
         tc += plan.eps
         np.divide(mc, tc, out=tc)
@@ -227,8 +238,7 @@ class Adam:
         else:
             pc -= tc
         if plan.flush:                        # parameters stuck in the denormals (see Notes)
-            np.less(np.abs(pc, out=tc), self._tiny, out=mask)
-            pc[mask] = 0
+            _flush_tiny(pc, self._tiny, tc, mask)
         return cost
 
     def step(self, p: np.ndarray, g: np.ndarray, lr: float, penalty=None, n_decay: int = 0,
@@ -266,7 +276,7 @@ class Adam:
         self.t = t
         if partner is not None:               # every chunk's cost is already in ``terms``
             partner.start_adam(t, lr)
-            for i in range(0, len(self._chunks), 2):
+            for i in split_chunks(len(self._chunks))[0]:
                 self.update_chunk(plan, i, p, g, penalty, terms)
             partner.wait()
             return float(sum(terms[1])) if plan.n_decay else 0.0

@@ -247,7 +247,7 @@ def _serve(conn, block, spec) -> None:
     """Partner main loop (in the child process)."""
     from threadpoolctl import threadpool_limits
 
-    from .optim import CHUNK, Adam, chunk_bounds, penalty_terms
+    from .optim import CHUNK, Adam, chunk_bounds, penalty_terms, split_chunks
     from .regularizers import Penalty
 
     threadpool_limits(1, "blas")
@@ -256,7 +256,7 @@ def _serve(conn, block, spec) -> None:
     b1, b2, eps, flush_every = spec["adam"]
     adam = Adam(size, np.dtype(spec["dtype"]), b1, b2, eps, flush_every, threads=1)
     adam.m, adam.v = arr["m"], arr["v"]        # the parent's moments (not use_moments: no copy)
-    odd = range(1, len(chunk_bounds(size)), 2)
+    odd = split_chunks(len(chunk_bounds(size)))[1]
     pen = Penalty(*spec["penalty"])
     p, g = arr["params"][:size], arr["grad"][:size]
     terms = (arr["terms"][:n_decay], arr["costs"])
