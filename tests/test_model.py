@@ -345,6 +345,28 @@ def test_adam_flushes_parameters_stuck_in_the_denormals():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_flush_sets_denormals_to_zero_and_writes_nothing_else(dtype):
+    """``_flush_tiny`` against its definition (|x| < tiny → +0), on every kind of float; an
+    array whose only small values are exact zeros is not written at all (read-only here: a
+    write would raise), which is what keeps a flush cheap where units died."""
+    from reglab.optim import _flush_tiny
+    fi = np.finfo(dtype)
+    r = np.random.default_rng(3)
+    special = [0.0, -0.0, fi.tiny, -fi.tiny, fi.tiny / 2, -fi.tiny / 3, fi.smallest_subnormal,
+               -fi.smallest_subnormal, np.nan, np.inf, -np.inf, fi.max, 1.0]
+    x = np.concatenate([np.array(special, dtype), r.normal(size=3000).astype(dtype),
+                        (r.normal(size=3000) * fi.tiny).astype(dtype)])   # about half denormal
+    x[r.random(x.size) < 0.4] = 0
+    expected = np.where(np.abs(x) < fi.tiny, dtype(0), x)          # NaN compares False: kept
+    got = x.copy()
+    _flush_tiny(got, fi.tiny, np.empty_like(x), np.empty(x.size, bool))
+    assert got.tobytes() == expected.tobytes()                     # the sign of 0 too
+    zeros = np.where(np.abs(x) < fi.tiny, dtype(0), x)             # no denormals left
+    zeros.flags.writeable = False
+    _flush_tiny(zeros, fi.tiny, np.empty_like(x), np.empty(x.size, bool))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_l1_sign_matches_np_sign_including_zeros(dtype):
     from reglab.regularizers import Penalty
     w = np.array([0.0, -0.0, 1e-30, -2.5, 3.0, 1e-5, -1e-5, 0.0], dtype)
