@@ -19,11 +19,18 @@ reference VM the per-round spread is about ±10 %, so 60 rounds leave about ±3 
 ``--parts K`` also prints the share over K consecutive stretches of the rounds: the cost
 depends on how far training has gone (in the exact profile, L2's dying weights make denormal
 results late in training, see reglab.step_partner's notes).
+
+``--torch`` then trains the same three MLPs in PyTorch CPU (``pip install torch==2.13.0``), in
+a rotation of their own, with the penalties written as ``bench_vs_torch.py`` writes them (terms
+of the loss, differentiated by autograd), plus flowers_model_2 with L2 as PyTorch's
+``Adam(weight_decay=0.1)`` on the weights (no cost term), and prints PyTorch's shares the same
+way: what the same penalty costs in the reference framework.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 
@@ -41,6 +48,8 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--profile", default="exact", choices=["exact", "book"])
     ap.add_argument("--parts", type=int, default=1, help="also the share per stretch of rounds")
+    ap.add_argument("--torch", action="store_true",
+                    help="also PyTorch's share for the same models (needs torch)")
     a = ap.parse_args(argv)
     if not 1 <= a.parts <= a.rounds:
         ap.error(f"--parts {a.parts}: use 1 to --rounds ({a.rounds})")
@@ -51,33 +60,27 @@ def main(argv=None):
         from reglab.data import random_image_dataset
         ds = random_image_dataset(n=600)
     runs = [r for r in CHAPTER8_RUNS if r.family == "mlp"]
-    models = [Model(dataset=ds, profile=a.profile, seed=1, **r.model_kwargs()) for r in runs]
     order = np.random.default_rng(0).permutation(ds.train_count)
-    times = np.zeros((a.rounds, len(models)))
-    with _blas_limit():
-        for rnd in range(a.rounds + 1):
-            for k in range(len(models)):       # each model first, second, third in turn
-                j = (k + rnd) % len(models)
-                m = models[j]
-                t = time.perf_counter()
-                for i in range(a.steps):
-                    idx = order[((rnd * a.steps + i) * 10) % (ds.train_count - 10):][:10]
-                    m.train_step(ds.tr_xs[idx], ds.tr_ys[idx], 0.001)
-                if rnd:
-                    times[rnd - 1, j] = (time.perf_counter() - t) / a.steps * 1e3
+    times = _rotate([_reglab_trainer(Model(dataset=ds, profile=a.profile, seed=1,
+                                           **r.model_kwargs()), ds) for r in runs],
+                    order, ds.train_count, a.rounds, a.steps)
     print(f"profile {a.profile}, reglab {available_threads()} threads, {a.rounds} rounds x "
           f"{a.steps} steps per model")
+    _report(runs, times, "")
+    if a.torch:                    # afterwards, in a rotation of its own (see _rotate)
+        import torch
+        t_times = _rotate([_torch_trainer(r, ds) for r in runs]
+                          + [_torch_trainer(runs[1], ds, weight_decay=True)],
+                          order, ds.train_count, a.rounds, a.steps)
+        print(f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads), penalties in "
+              "the loss:")
+        _report(runs, t_times[:, :len(runs)], "torch ")
+        ratio = t_times[:, -1] / t_times[:, 0]
+        lo, hi = _median_ci(ratio)
+        print(f"torch {runs[1].name:<16} {np.median(t_times[:, -1]):6.2f} ms/step   L2 as "
+              f"Adam(weight_decay) on the weights adds {100 * (np.median(ratio) - 1):+5.1f} %  "
+              f"95 % CI {100 * (lo - 1):+.1f} .. {100 * (hi - 1):+.1f}")
     base = times[:, 0]
-    for j, r in enumerate(runs):
-        line = f"{r.name:<16} {np.median(times[:, j]):6.2f} ms/step"
-        if j:
-            ratio = times[:, j] / base
-            q1, med, q3 = np.percentile(ratio, [25, 50, 75])
-            lo, hi = _median_ci(ratio)
-            line += (f"   {r.technique:<22} adds {100 * (med - 1):+5.1f} % "
-                     f"[{100 * (q1 - 1):+.1f}, {100 * (q3 - 1):+.1f}]  "
-                     f"95 % CI {100 * (lo - 1):+.1f} .. {100 * (hi - 1):+.1f}")
-        print(line)
     if a.parts > 1:
         for part in np.array_split(np.arange(a.rounds), a.parts):
             r0, r1 = part[0], part[-1] + 1
@@ -87,6 +90,87 @@ def main(argv=None):
                   f"{np.median(base[r0:r1]):5.2f} ms  " +
                   "  ".join(f"{runs[j].technique.split()[0]} {sh:+5.1f} %"
                             for j, sh in zip(range(1, len(runs)), shares)))
+
+
+def _rotate(trainers, order, n_train, rounds, steps):
+    """ms/step of each trainer per round, ``(rounds, len(trainers))``, after a warm-up round;
+    the trainers take turns, the order rotating from round to round. (Each library gets its own
+    rotation: with PyTorch's models in the same rounds, reglab's shares fell to +1 %, since
+    whatever runs after a PyTorch model is slowed alike, session 8.)"""
+    times = np.zeros((rounds, len(trainers)))
+    for rnd in range(rounds + 1):
+        for k in range(len(trainers)):         # each model first, second, third in turn
+            j = (k + rnd) % len(trainers)
+            batches = [order[((rnd * steps + i) * 10) % (n_train - 10):][:10]
+                       for i in range(steps)]
+            ms = trainers[j](batches)
+            if rnd:
+                times[rnd - 1, j] = ms
+    return times
+
+
+def _reglab_trainer(model, ds):
+    """``train(batches) -> ms/step`` for a reglab model."""
+    def train(batches):
+        with _blas_limit():                   # as reglab's runner trains (not torch's MKL)
+            t = time.perf_counter()
+            for idx in batches:
+                model.train_step(ds.tr_xs[idx], ds.tr_ys[idx], 0.001)
+            return (time.perf_counter() - t) / len(batches) * 1e3
+    return train
+
+
+def _torch_trainer(run, ds, weight_decay=False):
+    """The same, for the run's model in PyTorch (as ``bench_vs_torch.py`` trains it); the
+    batches are converted to tensors before the clock starts. ``weight_decay``: L2 by
+    PyTorch's Adam on the weights instead (``g + λ2 w`` before the moments, as in reglab's
+    exact profile; the reported loss then lacks the term)."""
+    import torch
+    from bench_vs_torch import torch_model
+
+    net = torch_model(run, torch)
+    net.train()
+    weights = [p for n, p in net.named_parameters() if n.endswith("weight") and p.dim() > 1]
+    if weight_decay:
+        others = [p for p in net.parameters() if all(p is not w for w in weights)]
+        opt = torch.optim.Adam([{"params": weights, "weight_decay": run.l2_decay},
+                                {"params": others}], lr=1e-3)
+        run = dataclasses.replace(run, l2_decay=0.0)        # not in the loss as well
+    else:
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def train(batches):
+        xs = [torch.from_numpy(ds.tr_xs[b].transpose(0, 3, 1, 2).astype(np.float32) / 255)
+              for b in batches]
+        ys = [torch.from_numpy(ds.tr_ys[b]) for b in batches]
+        t = time.perf_counter()
+        for x, y in zip(xs, ys):
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(net(x), y)
+            if run.l2_decay:
+                loss = loss + run.l2_decay / 2 * sum((w * w).sum() for w in weights)
+            if run.l1_decay:
+                loss = loss + run.l1_decay * sum(w.abs().sum() for w in weights)
+            loss.backward()
+            opt.step()
+        return (time.perf_counter() - t) / len(batches) * 1e3
+    return train
+
+
+def _report(runs, times, prefix):
+    """One line per model: median ms/step and, for the penalties, their share (see above)."""
+    base = times[:, 0]
+    for j, r in enumerate(runs):
+        line = f"{prefix}{r.name:<16} {np.median(times[:, j]):6.2f} ms/step"
+        if j:
+            ratio = times[:, j] / base
+            q1, med, q3 = np.percentile(ratio, [25, 50, 75])
+            lo, hi = _median_ci(ratio)
+            line += (f"   {r.technique:<22} adds {100 * (med - 1):+5.1f} % "
+                     f"[{100 * (q1 - 1):+.1f}, {100 * (q3 - 1):+.1f}]  "
+                     f"95 % CI {100 * (lo - 1):+.1f} .. {100 * (hi - 1):+.1f}")
+        print(line)
 
 
 def _median_ci(x, n_boot=2000, seed=0):
