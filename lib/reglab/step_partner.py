@@ -58,6 +58,20 @@ drifts, so each figure is a range over runs):
   multiply with 5 % denormal results took 22.6 against 12.5 µs per chunk here; the per-op
   medians of this process's half showed ``u²`` 15.2 against 10.6 µs (L1). Flushing
   denormal weights (``reglab.optim``) removed the stuck ones, not these.
+* session 8 (the VM now an AMD EPYC, Zen 4: 1 MiB L2 per core, 32 MiB shared L3): the real
+  cause of that gap was the denormal flush rewriting exact zeros, dead units' weights and
+  moments (flush steps 2.1 ms for model_2, 1.6 for model_1, 0.5 for model_3); with
+  :func:`reglab.optim._flush_tiny` writing only what changes, L2 and L1 cost alike: exact
+  +9.6..+12.2 % and +10.0..+14.2 % (``--rounds 250``). Two rearrangements that remove the
+  ``g + t`` pass from Adam, both bitwise equal, gained nothing (in-process A/B, 250 rounds):
+  accumulating the first layer's ``xᵀ dz`` onto the partner's terms with ``sgemm`` β = 1
+  (OpenBLAS through ctypes; the product took 281 instead of 190 µs, the add it saves cost the
+  same), and the partner adding the terms to each row block of the gradient right behind
+  the product. The terms computed but not used cost +4.8..+8.3 % (the partner's pass during
+  the forward and backward pass), using them the rest: the penalty's cost follows the bytes
+  it moves (read ``w``, write and read ``t``: 10 MB a step against about 35 MB for the whole
+  step), wherever they move. PyTorch, same models (``bench_penalty.py --torch``): penalties
+  in the loss +11..+20 %, L2 as ``Adam(weight_decay)`` +0.3 % (no cost term computed).
 
 Sharing costs: a core that writes cache lines the other core has read must first invalidate
 the other's copies (``benchmarks/bench_cross_core.py``: 19–37 against 14–17 µs per chunk in
