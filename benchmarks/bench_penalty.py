@@ -126,7 +126,7 @@ def _torch_trainer(run, ds, weight_decay=False):
     PyTorch's Adam on the weights instead (``g + λ2 w`` before the moments, as in reglab's
     exact profile; the reported loss then lacks the term)."""
     import torch
-    from bench_vs_torch import torch_model
+    from bench_vs_torch import torch_model, torch_train_step
 
     net = torch_model(run, torch)
     net.train()
@@ -146,14 +146,7 @@ def _torch_trainer(run, ds, weight_decay=False):
         ys = [torch.from_numpy(ds.tr_ys[b]) for b in batches]
         t = time.perf_counter()
         for x, y in zip(xs, ys):
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(net(x), y)
-            if run.l2_decay:
-                loss = loss + run.l2_decay / 2 * sum((w * w).sum() for w in weights)
-            if run.l1_decay:
-                loss = loss + run.l1_decay * sum(w.abs().sum() for w in weights)
-            loss.backward()
-            opt.step()
+            torch_train_step(net, opt, loss_fn, weights, run, x, y)
         return (time.perf_counter() - t) / len(batches) * 1e3
     return train
 

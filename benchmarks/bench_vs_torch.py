@@ -67,6 +67,19 @@ def torch_model(run, torch):
     return nn.Sequential(*layers, nn.Flatten(), nn.Linear(24 * 8 * 8, 5))
 
 
+def torch_train_step(net, opt, loss_fn, weights, run, x, y) -> None:
+    """One PyTorch training step, with the run's L2/L1 as terms of the loss (as reglab's exact
+    profile reports them), differentiated by autograd."""
+    opt.zero_grad(set_to_none=True)
+    loss = loss_fn(net(x), y)
+    if run.l2_decay:
+        loss = loss + run.l2_decay / 2 * sum((w * w).sum() for w in weights)
+    if run.l1_decay:
+        loss = loss + run.l1_decay * sum(w.abs().sum() for w in weights)
+    loss.backward()
+    opt.step()
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -116,14 +129,7 @@ def main(argv=None):
         def torch_chunk(k):
             t = time.perf_counter()
             for i in range(k * a.steps, (k + 1) * a.steps):
-                opt.zero_grad(set_to_none=True)
-                loss = loss_fn(tm(xs_t[i]), ys_t[i])
-                if run.l2_decay:
-                    loss = loss + run.l2_decay / 2 * sum((w * w).sum() for w in weights)
-                if run.l1_decay:
-                    loss = loss + run.l1_decay * sum(w.abs().sum() for w in weights)
-                loss.backward()
-                opt.step()
+                torch_train_step(tm, opt, loss_fn, weights, run, xs_t[i], ys_t[i])
             return (time.perf_counter() - t) / a.steps
 
         r_times, t_times = [], []
