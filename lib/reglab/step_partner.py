@@ -58,11 +58,14 @@ drifts, so each figure is a range over runs):
   multiply with 5 % denormal results took 22.6 against 12.5 µs per chunk here; the per-op
   medians of this process's half showed ``u²`` 15.2 against 10.6 µs (L1). Flushing
   denormal weights (``reglab.optim``) removed the stuck ones, not these.
-* session 8 (the VM now an AMD EPYC, Zen 4: 1 MiB L2 per core, 32 MiB shared L3): the real
-  cause of that gap was the denormal flush rewriting exact zeros, dead units' weights and
-  moments (flush steps 2.1 ms for model_2, 1.6 for model_1, 0.5 for model_3); with
-  :func:`reglab.optim._flush_tiny` writing only what changes, L2 and L1 cost alike: exact
-  +9.6..+12.2 % and +10.0..+14.2 % (``--rounds 250``). Two rearrangements that remove the
+* session 8 (the VM now an AMD EPYC, Zen 4: 1 MiB L2 per core, 32 MiB shared L3): part of
+  that gap was the denormal flush rewriting exact zeros, dead units' weights and moments
+  (a flush step's pass took 2.1 ms for model_2, 1.6 for model_1, 0.5 for model_3); with
+  :func:`reglab.optim._flush_tiny` writing only what changes (0.7–0.8 ms for all three),
+  exact L2 +9.6..+12.2 % and L1 +7.5..+14.2 % (``--rounds 250``, six runs). Denormal
+  results themselves showed no cost (flush-to-zero set in either process, 200 rounds: within
+  noise), nor did zeroing decayed weights below 1e-15 (no denormal squares left, same
+  share). Two rearrangements that remove the
   ``g + t`` pass from Adam, both bitwise equal, gained nothing (in-process A/B, 250 rounds):
   accumulating the first layer's ``xᵀ dz`` onto the partner's terms with ``sgemm`` β = 1
   (OpenBLAS through ctypes; the product took 281 instead of 190 µs, the add it saves cost the
