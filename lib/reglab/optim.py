@@ -91,7 +91,7 @@ def _flush_tiny(arr: np.ndarray, tiny, scratch: np.ndarray, mask: np.ndarray) ->
     exact zeros are many where units died (after 3000 steps, exact profile: 553 K of
     flowers_model_1's 830 K first moments, 359 K of flowers_model_2's weights and first
     moments; the book's dead MLPs: every first moment). Rewriting them made a flush step's
-    pass over ``p``, ``m`` and ``v`` take 1.3–2.1 ms; now 0.5–1.1 ms (session 8). The cheap
+    pass over ``p``, ``m`` and ``v`` take 1.1–4.0 ms; now 0.5–1.1 ms (session 8). The cheap
     test ``|x| < tiny`` comes first; only when it finds candidates are the elements already
     +0 (all bits 0) dropped from them. ``scratch`` (float) and ``mask`` (bool) have
     ``arr``'s size.

@@ -60,9 +60,9 @@ drifts, so each figure is a range over runs):
   denormal weights (``reglab.optim``) removed the stuck ones, not these.
 * session 8 (the VM now an AMD EPYC, Zen 4: 1 MiB L2 per core, 32 MiB shared L3): part of
   that gap was the denormal flush rewriting exact zeros, dead units' weights and moments
-  (a flush step's pass took 2.1 ms for model_2, 1.6 for model_1, 0.5 for model_3); with
-  :func:`reglab.optim._flush_tiny` writing only what changes (0.7–0.8 ms for all three),
-  exact L2 +9.6..+12.2 % and L1 +7.5..+14.2 % (``--rounds 250``, six runs). Denormal
+  (a flush step's pass took 2.1–4.0 ms for model_2, 1.6–1.7 for model_1, 0.5–0.6 for
+  model_3); with :func:`reglab.optim._flush_tiny` writing only what changes (0.5–1.0 ms),
+  exact L2 +9.6..+12.0 % and L1 +7.5..+13.8 % (``--rounds 250``, five runs). Denormal
   results themselves showed no cost (flush-to-zero set in either process, 200 rounds: within
   noise), nor did zeroing decayed weights below 1e-15 (no denormal squares left, same
   share). Two rearrangements that remove the
