@@ -75,11 +75,8 @@ def main(argv=None):
         print(f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads), penalties in "
               "the loss:")
         _report(runs, t_times[:, :len(runs)], "torch ")
-        ratio = t_times[:, -1] / t_times[:, 0]
-        lo, hi = _median_ci(ratio)
-        print(f"torch {runs[1].name:<16} {np.median(t_times[:, -1]):6.2f} ms/step   L2 as "
-              f"Adam(weight_decay) on the weights adds {100 * (np.median(ratio) - 1):+5.1f} %  "
-              f"95 % CI {100 * (lo - 1):+.1f} .. {100 * (hi - 1):+.1f}")
+        print(f"torch {runs[1].name:<16} {np.median(t_times[:, -1]):6.2f} ms/step   "
+              f"{'L2 as Adam(weight_decay)':<22} " + _share(t_times[:, -1] / t_times[:, 0]))
     base = times[:, 0]
     if a.parts > 1:
         for part in np.array_split(np.arange(a.rounds), a.parts):
@@ -157,13 +154,16 @@ def _report(runs, times, prefix):
     for j, r in enumerate(runs):
         line = f"{prefix}{r.name:<16} {np.median(times[:, j]):6.2f} ms/step"
         if j:
-            ratio = times[:, j] / base
-            q1, med, q3 = np.percentile(ratio, [25, 50, 75])
-            lo, hi = _median_ci(ratio)
-            line += (f"   {r.technique:<22} adds {100 * (med - 1):+5.1f} % "
-                     f"[{100 * (q1 - 1):+.1f}, {100 * (q3 - 1):+.1f}]  "
-                     f"95 % CI {100 * (lo - 1):+.1f} .. {100 * (hi - 1):+.1f}")
+            line += f"   {r.technique:<22} " + _share(times[:, j] / base)
         print(line)
+
+
+def _share(ratio):
+    """``adds +x %`` (median of the per-round ratios), its quartiles and 95 % interval."""
+    q1, med, q3 = np.percentile(ratio, [25, 50, 75])
+    lo, hi = _median_ci(ratio)
+    return (f"adds {100 * (med - 1):+5.1f} % [{100 * (q1 - 1):+.1f}, {100 * (q3 - 1):+.1f}]  "
+            f"95 % CI {100 * (lo - 1):+.1f} .. {100 * (hi - 1):+.1f}")
 
 
 def _median_ci(x, n_boot=2000, seed=0):

@@ -33,11 +33,7 @@ def profile(run, prof, steps, bs=10):
     times = defaultdict(list)
     for step in range(steps):
         idx = np.arange(step * bs, (step + 1) * bs) % ds.train_count
-        partner = m._partner_for_step() if bs == 10 else None   # as Model.train_step
-        if partner is not None and m.penalty.active:
-            partner.start_terms(m.penalty.term_scale(0.001))
-        elif partner is not None:
-            partner.wake_up()
+        partner = m._start_step(0.001) if bs == 10 else None   # as Model.train_step
         t = time.perf_counter()
         x = m._to_input(ds.tr_xs[idx])
         times["input"].append(time.perf_counter() - t)

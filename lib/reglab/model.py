@@ -318,14 +318,23 @@ class Model:
             self._partner = None
         self._partner_ruled_out = False
 
+    def _start_step(self, learning_rate):
+        """The step partner for this step, already at work (None: the step runs in this process).
+
+        With a penalty it starts on these weights' terms; without one it is woken, so that it is
+        awake by the time Adam's half is posted (:meth:`StepPartner.wake_up`).
+        """
+        partner = self._partner_for_step()
+        if partner is not None and self.penalty.active:
+            partner.start_terms(self.penalty.term_scale(learning_rate))
+        elif partner is not None:
+            partner.wake_up()
+        return partner
+
     def train_step(self, xs_u8, labels, learning_rate):
         """One minibatch: forward, backward, update. Returns ``(cost, train-mode accuracy)``."""
         lanes = self.lanes
-        partner = self._partner_for_step()
-        if partner is not None and self.penalty.active:   # these weights' terms, on the other core
-            partner.start_terms(self.penalty.term_scale(learning_rate))
-        elif partner is not None:                          # awake by the time Adam is posted
-            partner.wake_up()
+        partner = self._start_step(learning_rate)
         with np.errstate(over="ignore", invalid="ignore"):  # a non-finite cost is caught below
             if lanes is not None and lanes.train_lanes:
                 loss, acc = lanes.forward_backward(xs_u8, labels)

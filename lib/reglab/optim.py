@@ -81,9 +81,6 @@ def split_chunks(n: int) -> tuple[range, range]:
     return range(0, n, 2), range(1, n, 2)
 
 
-_INT = {4: np.int32, 8: np.int64}
-
-
 def _flush_tiny(arr: np.ndarray, tiny, scratch: np.ndarray, mask: np.ndarray) -> None:
     """Set the elements of ``arr`` below ``tiny`` in magnitude (the denormals, and −0) to +0.
 
@@ -100,7 +97,7 @@ def _flush_tiny(arr: np.ndarray, tiny, scratch: np.ndarray, mask: np.ndarray) ->
     if not mask.any():
         return
     changes = scratch.view(np.bool_)[:arr.size]          # scratch's bytes, free again
-    np.not_equal(arr.view(_INT[arr.itemsize]), 0, out=changes)
+    np.not_equal(arr.view(f"i{arr.itemsize}"), 0, out=changes)   # not +0 (all bits 0)
     np.logical_and(mask, changes, out=mask)
     if mask.any():
         arr[mask] = 0

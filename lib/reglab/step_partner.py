@@ -65,8 +65,8 @@ drifts, so each figure is a range over runs):
   exact L2 +9.6..+12.0 % and L1 +7.5..+13.8 % (``--rounds 250``, five runs). Denormal
   results themselves showed no cost (flush-to-zero set in either process, 200 rounds: within
   noise), nor did zeroing decayed weights below 1e-15 (no denormal squares left, same
-  share). Two rearrangements that remove the
-  ``g + t`` pass from Adam, both bitwise equal, gained nothing (in-process A/B, 250 rounds):
+  share). Two rearrangements that remove the ``g + t`` pass from Adam, both bitwise equal,
+  gained nothing (in-process A/B, 250 rounds):
   accumulating the first layer's ``xᵀ dz`` onto the partner's terms with ``sgemm`` β = 1
   (OpenBLAS through ctypes; the product took 281 instead of 190 µs, the add it saves cost the
   same), and the partner adding the terms to each row block of the gradient right behind
