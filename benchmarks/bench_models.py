@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 from reglab import FlowersDataset, Model
-from reglab.experiments import CHAPTER8_RUNS
+from reglab.pipeline.experiments import CHAPTER8_RUNS
 from reglab.parallel import available_threads
 
 

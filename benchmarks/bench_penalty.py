@@ -36,8 +36,8 @@ import time
 
 import numpy as np
 from reglab import Model
-from reglab.experiments import CHAPTER8_RUNS
-from reglab.model import _blas_limit
+from reglab.pipeline.experiments import CHAPTER8_RUNS
+from reglab.nn.model import _blas_limit
 from reglab.parallel import available_threads
 
 

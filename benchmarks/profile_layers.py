@@ -21,9 +21,9 @@ from collections import defaultdict
 import numpy as np
 from reglab import Model
 from reglab.data import random_image_dataset
-from reglab.experiments import CHAPTER8_RUNS
-from reglab.losses import softmax_cross_entropy, softmax_cross_entropy_backward
-from reglab.model import _blas_limit
+from reglab.pipeline.experiments import CHAPTER8_RUNS
+from reglab.nn.losses import softmax_cross_entropy, softmax_cross_entropy_backward
+from reglab.nn.model import _blas_limit
 
 
 def profile(run, prof, steps, bs=10):

@@ -30,10 +30,10 @@ import numpy as np
 import pytest
 from distributed import Client, LocalCluster
 
-from reglab import experiments
-from reglab.executors import DaskExecutor, LocalPoolExecutor
-from reglab.experiments import CHAPTER8_RUNS, RunSpec
-from reglab.runner import default_notebook, execute_tasks, plan_runs, select_specs
+from reglab.pipeline import experiments
+from reglab.pipeline.executors import DaskExecutor, LocalPoolExecutor
+from reglab.pipeline.experiments import CHAPTER8_RUNS, RunSpec
+from reglab.pipeline.runner import default_notebook, execute_tasks, plan_runs, select_specs
 
 TWO = "flowers_model_1,flowers_cnn_1"
 #: Record fields that differ between two executions of the same run (times, paths, host).
@@ -315,7 +315,7 @@ def test_worker_without_the_photos_or_the_shared_folder(synthetic_flowers, tmp_p
                                                         monkeypatch):
     """run_on_worker called directly (as on a worker): missing photos fall back to the worker's
     $FLOWERS_DIR, else fail the run with a message; --shared-out never makes a local folder."""
-    from reglab.executors import _localize_data, run_on_worker
+    from reglab.pipeline.executors import _localize_data, run_on_worker
 
     task = _tasks(synthetic_flowers, tmp_path / "out", names="flowers_model_1")[0]
     task.config["data_dir"] = str(tmp_path / "not-here")

@@ -10,14 +10,14 @@ import pytest
 
 from gradcheck import assert_grad_close, numeric_grad
 from reglab import Model
-from reglab.activations import ACTIVATIONS
-from reglab.config import parse_hconfigs
-from reglab.layers import build_layer
-from reglab.layers.batchnorm import batchnorm_backward, batchnorm_forward
-from reglab.layers.conv import conv2d_backward, conv2d_forward
-from reglab.layers.pool import (avg_pool_backward, avg_pool_forward, max_pool_backward,
+from reglab.nn.activations import ACTIVATIONS
+from reglab.nn.config import parse_hconfigs
+from reglab.nn.layers import build_layer
+from reglab.nn.layers.batchnorm import batchnorm_backward, batchnorm_forward
+from reglab.nn.layers.conv import conv2d_backward, conv2d_forward
+from reglab.nn.layers.pool import (avg_pool_backward, avg_pool_forward, max_pool_backward,
                                 max_pool_forward, window_taps)
-from reglab.losses import softmax_cross_entropy, softmax_cross_entropy_backward
+from reglab.nn.losses import softmax_cross_entropy, softmax_cross_entropy_backward
 from reglab.profile import EXACT
 
 RNG = np.random.default_rng(20261126)
@@ -214,7 +214,7 @@ def test_conv_layer_every_activation(actfunc):
 @pytest.mark.parametrize("extra", [0, 5])
 def test_long_dense_layer_in_row_blocks(extra):
     """A layer with more than K_CHUNK inputs takes its products over row blocks (and a tail)."""
-    from reglab.layers.dense import K_CHUNK, _blocks
+    from reglab.nn.layers.dense import K_CHUNK, _blocks
     width = 16
     fan_in = 3 * K_CHUNK + extra
     k, c = _blocks(fan_in)
@@ -305,7 +305,7 @@ def _kink_margin(model, xs):
                 xin = x.transpose(1, 2, 3, 0).reshape(x.shape[1], -1) if x.ndim == 4 else x
                 z = xin @ layer.params["w"] + layer.params["b"]
             else:
-                from reglab.layers.conv import conv2d_forward
+                from reglab.nn.layers.conv import conv2d_forward
                 z = conv2d_forward(x, layer.params["k"], layer.params["b"])[0]
             margin = min(margin, float(np.abs(z).min()))
         x = y

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from reglab.config import parse_hconfigs
-from reglab.layers import build_layer
+from reglab.nn.config import parse_hconfigs
+from reglab.nn.layers import build_layer
 from reglab.profile import BOOK, EXACT
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from reglab import Model, TrainingDiverged
 from reglab.data import random_image_dataset
-from reglab.experiments import CHAPTER8_RUNS, CNN_BASE, get_run
+from reglab.pipeline.experiments import CHAPTER8_RUNS, CNN_BASE, get_run
 from reglab.profile import BOOK, EXACT
 
 
@@ -99,8 +99,8 @@ def test_book_decay_is_subtracted_from_the_weights_before_the_adam_step(l2, l1):
 
     lr·Δ comes from a second optimizer on p = 0 with the same gradients (in this placement the
     moments do not see the penalty), where the update is exactly −lr·Δ."""
-    from reglab.optim import CHUNK, Adam
-    from reglab.regularizers import Penalty
+    from reglab.nn.optim import CHUNK, Adam
+    from reglab.nn.regularizers import Penalty
     size, nd, lr = CHUNK + 300, CHUNK + 100, 1e-3
     rng = np.random.default_rng(8)
     p0 = rng.normal(0, 0.05, size).astype(np.float32)
@@ -302,7 +302,7 @@ def test_training_step_cost_and_update_match_the_unfused_formulas(small, profile
 
 def test_adam_over_many_steps_matches_a_per_tensor_reference(small):
     """The fused, chunked Adam equals the textbook per-element recursion over 5 steps."""
-    from reglab.optim import Adam
+    from reglab.nn.optim import Adam
     r = np.random.default_rng(0)
     size = 70_000                                  # more than two chunks
     p = r.normal(size=size)
@@ -318,7 +318,7 @@ def test_adam_over_many_steps_matches_a_per_tensor_reference(small):
 
 
 def test_adam_flushes_denormal_moments():
-    from reglab.optim import Adam
+    from reglab.nn.optim import Adam
     opt = Adam(4, np.float32, flush_every=1)
     opt.m[:] = [1e-39, -1e-40, 1e-3, 0]            # the first two are float32 denormals
     opt.v[:] = [1e-41, 1e-6, 1e-6, 0]
@@ -329,8 +329,8 @@ def test_adam_flushes_denormal_moments():
 def test_adam_flushes_parameters_stuck_in_the_denormals():
     """A dead unit's weight under L2 before the moments decays geometrically and stalls below
     the smallest normal float; the flush sets such parameters (only those) to 0."""
-    from reglab.optim import Adam
-    from reglab.regularizers import Penalty
+    from reglab.nn.optim import Adam
+    from reglab.nn.regularizers import Penalty
     pen = Penalty(0.1, 0.0, "gradient", True)
     opt = Adam(4, np.float32, flush_every=4)
     opt.v[:] = 1e-2                                         # gradients seen earlier: small steps
@@ -349,7 +349,7 @@ def test_flush_sets_denormals_to_zero_and_writes_nothing_else(dtype):
     """``_flush_tiny`` against its definition (|x| < tiny → +0), on every kind of float; an
     array whose only small values are exact zeros is not written at all (read-only here: a
     write would raise), which is what keeps a flush cheap where units died."""
-    from reglab.optim import _flush_tiny
+    from reglab.nn.optim import _flush_tiny
     fi = np.finfo(dtype)
     r = np.random.default_rng(3)
     special = [0.0, -0.0, fi.tiny, -fi.tiny, fi.tiny / 2, -fi.tiny / 3, fi.smallest_subnormal,
@@ -368,7 +368,7 @@ def test_flush_sets_denormals_to_zero_and_writes_nothing_else(dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_l1_sign_matches_np_sign_including_zeros(dtype):
-    from reglab.regularizers import Penalty
+    from reglab.nn.regularizers import Penalty
     w = np.array([0.0, -0.0, 1e-30, -2.5, 3.0, 1e-5, -1e-5, 0.0], dtype)
     out = np.full_like(w, 7.0)                     # overwritten, not added to
     pen = Penalty(0.0, 0.01, "after_optimizer", False)
@@ -379,7 +379,7 @@ def test_l1_sign_matches_np_sign_including_zeros(dtype):
 
 @pytest.mark.parametrize("l2,l1", [(0.1, 0.0), (0.0, 0.01), (0.1, 0.01), (0.0, 0.0)])
 def test_penalty_terms_against_the_formula(l2, l1):
-    from reglab.regularizers import Penalty
+    from reglab.nn.regularizers import Penalty
     w = np.random.default_rng(4).normal(size=1000)
     w[::97] = 0.0
     out = np.full_like(w, 7.0)
@@ -390,8 +390,8 @@ def test_penalty_terms_against_the_formula(l2, l1):
 
 
 def test_adam_rejects_a_decay_range_longer_than_the_parameters():
-    from reglab.optim import Adam
-    from reglab.regularizers import Penalty
+    from reglab.nn.optim import Adam
+    from reglab.nn.regularizers import Penalty
     opt = Adam(10, np.float32)
     p, g = np.ones(10, np.float32), np.zeros(10, np.float32)
     with pytest.raises(ValueError, match="n_decay=11 is larger than the 10 parameters"):

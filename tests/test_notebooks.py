@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from reglab.experiments import get_run
+from reglab.pipeline.experiments import get_run
 
 ROOT = Path(__file__).resolve().parents[1]
 NB_DIR = ROOT / "notebooks"
@@ -169,7 +169,7 @@ def test_nbval_lax_with_defaults(tmp_path):
 def test_nbtools_helpers(executed):
     import copy
 
-    from reglab.nbtools import (ensure_kernel, parameters_cell_index, resolve_data_dir,
+    from reglab.pipeline.notebooks import (ensure_kernel, parameters_cell_index, resolve_data_dir,
                                 strip_outputs)
     nb, _ = executed
     assert (Path(ensure_kernel()) / "kernel.json").is_file()

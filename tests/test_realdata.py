@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from reglab import FlowersDataset, Model
-from reglab.experiments import get_run
+from reglab.pipeline.experiments import get_run
 
 pytestmark = pytest.mark.realdata
 

@@ -20,11 +20,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from reglab.experiments import CHAPTER8_RUNS, get_run
+from reglab.pipeline.experiments import CHAPTER8_RUNS, get_run
 from reglab.profile import Profile
 from reglab.report import content as rc
 from reglab.report import render
-from reglab.runs import execute_run, make_config, write_json_atomic
+from reglab.pipeline.record import execute_run, make_config, write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "chapter8_report.ipynb"

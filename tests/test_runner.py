@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from reglab import experiments
-from reglab.experiments import CHAPTER8_RUNS, RunSpec
-from reglab.runner import _default_jobs, plan_runs, select_specs, threads_per_run
+from reglab.pipeline import experiments
+from reglab.pipeline.experiments import CHAPTER8_RUNS, RunSpec
+from reglab.pipeline.runner import _default_jobs, plan_runs, select_specs, threads_per_run
 
 TWO = "flowers_model_1,flowers_cnn_1"
 ALL_NAMES = [r.name for r in CHAPTER8_RUNS]
@@ -180,10 +180,10 @@ def test_plan_keys(synthetic_flowers, tmp_path):
 def test_a_scoped_numerics_change_renews_only_the_keys_of_the_runs_it_affects(monkeypatch):
     """Version 5 (the book's decay order) touches book-placement runs with L1/L2 only, version 6
     (the parameter flush) runs with L2 before the moments only."""
-    from reglab import model
+    from reglab.nn import model
     from reglab.profile import get_profile
-    from reglab.regularizers import Penalty
-    from reglab.runs import config_key, make_config
+    from reglab.nn.regularizers import Penalty
+    from reglab.pipeline.record import config_key, make_config
     book, exact = get_profile("book"), get_profile("exact")
 
     def version(prof, l2=0.0, l1=0.0):

@@ -17,11 +17,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from reglab.experiments import CHAPTER8_RUNS, get_run
+from reglab.pipeline.experiments import CHAPTER8_RUNS, get_run
 from reglab.report import study_content as sc
-from reglab.runner import execute_tasks
-from reglab.runs import make_config, write_json_atomic
-from reglab.study import ABLATIONS, LONG_SEEDS, SEEDS, plan_study, reuse_finished
+from reglab.pipeline.runner import execute_tasks
+from reglab.pipeline.record import make_config, write_json_atomic
+from reglab.pipeline.study import ABLATIONS, LONG_SEEDS, SEEDS, plan_study, reuse_finished
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "study_report.ipynb"

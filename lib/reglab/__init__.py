@@ -3,11 +3,11 @@
 ``from reglab import Model, FlowersDataset`` gives the book's two entry points:
 
 * :class:`reglab.data.FlowersDataset` — the flowers photos, split like the book.
-* :class:`reglab.model.Model` — the book's CnnRegModel (MLP/CNN, L1/L2, dropout, noise, batch
+* :class:`reglab.nn.Model` — the book's CnnRegModel (MLP/CNN, L1/L2, dropout, noise, batch
   normalisation), with a ``profile`` choosing the book's behaviour or textbook math.
 """
 
-from .model import Model, TrainingDiverged
+from .nn import Model, TrainingDiverged
 from .profile import BOOK, EXACT, Profile, get_profile
 
 

@@ -17,7 +17,8 @@ import urllib.request
 from pathlib import Path, PurePosixPath
 
 from ..fileio import atomic_path
-from .images import TF_CLASS_NAMES, count_photos, project_root, scan_photos
+from ..paths import project_root
+from .images import TF_CLASS_NAMES, count_photos, scan_photos
 
 __all__ = ["FLOWERS_URL", "EXPECTED_CLASSES", "FetchError", "UnsafeArchiveError",
            "fetch_flowers", "download", "check_members", "safe_extract"]

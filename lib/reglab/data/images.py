@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..fileio import atomic_path
+from ..paths import project_root
 
 __all__ = [
     "IMAGE_EXTENSIONS", "TF_CLASS_NAMES", "RESAMPLE_NAMES", "CACHE_FORMAT_VERSION",
@@ -61,14 +62,6 @@ class CacheWarning(UserWarning):
 # --------------------------------------------------------------------------------------------
 # Finding the folder
 # --------------------------------------------------------------------------------------------
-def project_root() -> Path | None:
-    """The directory holding ``pyproject.toml``, searched upward from this file, or None."""
-    for parent in Path(__file__).resolve().parents:
-        if (parent / "pyproject.toml").is_file():
-            return parent
-    return None
-
-
 def _has_photos(folder: Path) -> bool:
     try:
         return count_photos(folder) > 0

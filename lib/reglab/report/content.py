@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..experiments import CHAPTER8_RUNS, RunSpec
+from ..pipeline.experiments import CHAPTER8_RUNS, RunSpec
 from ..profile import Profile
 
 __all__ = [

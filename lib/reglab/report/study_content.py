@@ -54,8 +54,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..experiments import CHAPTER8_RUNS, RunSpec, get_run
-from ..study import ABLATIONS, LONG_EPOCHS, LONG_SEEDS, SEEDS, STUDIES
+from ..pipeline.experiments import CHAPTER8_RUNS, RunSpec, get_run
+from ..pipeline.study import ABLATIONS, LONG_EPOCHS, LONG_SEEDS, SEEDS, STUDIES
 from .content import (BASELINES, FAILED, MISSING, OK, PROFILE_LABELS, RunEntry,
                       _entry_from_record, _fig_to_image, _short_error, _table, esc, fmt_acc,
                       fmt_int, fmt_secs)

@@ -2,7 +2,7 @@
 
 A layer is a small object with ``forward(x, train)`` and ``backward(dout)``. Its trainable
 parameters and their gradients live in two dicts with the same keys (``params['k']`` and
-``grads['k']``); both hold views into the model's flat buffers (see :mod:`reglab.params`), so an
+``grads['k']``); both hold views into the model's flat buffers (see :mod:`reglab.nn.params`), so an
 optimizer can update every parameter in one vectorised pass. Non-trainable state (batch-norm
 running statistics) lives in ``buffers``.
 
@@ -17,7 +17,6 @@ per-sample convention ``[H, W, C]`` or ``[F]``.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,7 +51,7 @@ class Layer:
 
     Parameters
     ----------
-    cfg : reglab.config.LayerConfig
+    cfg : reglab.nn.config.LayerConfig
         Validated options of this layer.
     in_shape : tuple of int
         Per-sample input shape in the book's convention, ``(H, W, C)`` or ``(F,)``.
@@ -65,7 +64,6 @@ class Layer:
     """
 
     kind = "layer"
-    couples_batch = False    # True if the forward pass ties the samples of a batch together
 
     def __init__(self, cfg, in_shape, layout, profile, rng, dtype):
         self.cfg = cfg
@@ -91,10 +89,6 @@ class Layer:
     def bind(self, params: dict, grads: dict) -> None:
         """Attach parameter and gradient views (called by the model after allocation)."""
         self.params, self.grads = params, grads
-
-    def clone(self) -> "Layer":
-        """A copy sharing parameters, gradients' shapes and random stream but no per-call state."""
-        return copy.copy(self)
 
     def forward(self, x: np.ndarray, train: bool) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError

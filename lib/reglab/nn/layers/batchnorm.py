@@ -143,46 +143,6 @@ class BatchNorm(Layer):
         self.buffers["mavg"] += r * (mean - self.buffers["mavg"])
         self.buffers["mvar"] += r * (run_var - self.buffers["mvar"])
 
-    # ---- the same layer split over half-batch lanes (reglab.shards) ---------------------
-    # Generators: each ``yield`` hands this lane's per-channel partial sums (and its count of
-    # values) to the driver, which sends back the totals over all lanes in lane order.
-    lane_index = 0
-
-    def forward_in_lanes(self, x):
-        """Training forward on this lane's samples with the whole batch's statistics."""
-        rows = self._rows(x)
-        m = rows.shape[1]
-        total_m, (sums,) = yield (m, rows.sum(axis=1))
-        mean = sums / total_m
-        xc = rows - mean[:, None]
-        _, (squares,) = yield (m, np.einsum("ij,ij->i", xc, xc))
-        var = squares / total_m
-        std = np.sqrt(var + self.eps).astype(rows.dtype)
-        xc /= std[:, None]
-        self._xhat, self._std = xc, std
-        y = _affine(xc, self.params.get("scale"), self.params.get("shift"))
-        if self.lane_index == 0:            # one update of the running statistics per step
-            self._update_running(mean, var, total_m)
-        return self._unrows(y, x.shape)
-
-    def backward_in_lanes(self, dout):
-        """Backward on this lane's samples; the full form needs the whole batch's sums."""
-        dy = self._rows(dout)
-        gamma = self.params.get("scale")
-        sdy = dy.sum(axis=1)
-        sdyx = np.einsum("ij,ij->i", dy, self._xhat)
-        if gamma is not None:               # this lane's share; the lanes' grads are added
-            self.grads["scale"][...] = sdyx
-            self.grads["shift"][...] = sdy
-        g = 1.0 if gamma is None else gamma[:, None]
-        if not self.full_backward:          # E4: dx = γ·dy / s
-            return self._unrows(dy * (g / self._std[:, None]), dout.shape)
-        total_m, (sdy, sdyx) = yield (dy.shape[1], sdy, sdyx)
-        dx = dy - (sdy / total_m)[:, None]
-        dx -= self._xhat * (sdyx / total_m)[:, None]
-        dx *= g / self._std[:, None]
-        return self._unrows(dx, dout.shape)
-
     def backward(self, dout):
         dx, dgamma, dbeta = batchnorm_backward(self._rows(dout), self._xhat, self._std,
                                                self.params.get("scale"), self.full_backward)

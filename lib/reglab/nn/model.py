@@ -9,7 +9,7 @@ Usage (the seed report's runs)::
 
 Notes
 -----
-One training step (book_semantics §2.4): forward in training mode, cost = mean cross entropy +
+One training step: forward in training mode, cost = mean cross entropy +
 penalty, accuracy from the same output, backward from the output layer down (each input gradient
 uses the parameters before this step's update), then one update of every parameter:
 
@@ -31,91 +31,36 @@ import math
 import numbers
 import os
 import time
-import warnings
 
 import numpy as np
 
+from ..fileio import atomic_path
+from ..profile import get_profile
 from . import display
 from .config import parse_hconfigs
-from .fileio import atomic_path
-from .layers import SPATIAL_KINDS, Dense, build_layer
+from .layers import SPATIAL_KINDS, Dense, build_layer, link_layers
 from .losses import softmax, softmax_cross_entropy, softmax_cross_entropy_backward
 from .optim import Adam
 from .params import ParamStore
-from .profile import get_profile
 from .regularizers import Penalty
-from .shards import LANES, Lanes
 
-__all__ = ["Model", "TrainingDiverged", "link_layers", "numerics_version"]
+__all__ = ["Model", "TrainingDiverged", "NUMERICS_VERSION", "single_thread_blas"]
 
 EVAL_CHUNK = 50
 
-# Bumped whenever a change alters the numbers a given seed produces (it is part of the runner's
-# result keys). 2: half-batch lanes with their own dropout/noise streams, scaled Adam moments,
-# split dense products (2026-11-26). 3: long dense products in row blocks of K_CHUNK (the MLPs'
-# first layer sums nine blocks instead of two halves; session 3). 4: the conv kernel gradient
-# from strided tap views in column blocks of DK_BLOCK (same session). 5: the book's decay (E3)
-# applied as p ← (p − lr·t) − lr·Δ instead of p − (lr·Δ + lr·t) (session 6; only runs with L1
-# or L2 in the 'after_optimizer' placement, see NUMERICS_SCOPE). 6: parameters below the smallest
-# normal float set to 0 with the moments every flush_every steps (session 7; only runs with L2
-# before the moments, the exact profile, where dead units' weights decay into the denormals).
-NUMERICS_VERSION = 6
-
-# Versions whose change alters only some runs: version -> whether a run's Penalty (its λ and
-# the profile's placement) is affected. A run's version (numerics_version) is the newest change
-# that affects it, so the results of the other runs keep their keys and are not computed again.
-NUMERICS_SCOPE = {
-    5: lambda pen: pen.active and not pen.before_moments,
-    6: lambda pen: pen.l2 > 0 and pen.before_moments,
-}
+# Part of every run's result key: bumped whenever a change alters the numbers a given seed
+# produces, so that the runner recomputes the stored runs.
+NUMERICS_VERSION = 7
 
 
-def numerics_version(penalty: Penalty) -> int:
-    """The :data:`NUMERICS_VERSION` that decides the numbers of a run with this
-    :class:`~reglab.regularizers.Penalty`: the newest version whose change affects it."""
-    v = NUMERICS_VERSION
-    while v in NUMERICS_SCOPE and not NUMERICS_SCOPE[v](penalty):
-        v -= 1
-    return v
+def single_thread_blas():
+    """A context in which BLAS uses one thread (training and evaluation run inside one).
 
-
-def blas_threads() -> int:
-    """BLAS threads used while training and evaluating (``$REGLAB_BLAS_THREADS``, default 1).
-
-    At batch 10 the products are small: one OpenBLAS thread was as fast as two or faster
-    (conv1 forward 1.3 ms against 3.8 ms), and two threads occasionally stall (see
-    performance_notes.md). The second core is better used by reglab's own parts
-    (:mod:`reglab.parallel`: half-batch lanes, Adam) or by a second run.
+    A run is one process on one core: at batch 10 the products are too small for a second
+    BLAS thread to pay, and the runner uses the other cores by running several runs at once.
     """
-    value = os.environ.get("REGLAB_BLAS_THREADS", "1")
-    try:
-        n = int(value)
-    except ValueError:
-        raise ValueError(f"REGLAB_BLAS_THREADS={value!r} must be a positive int") from None
-    if n < 1:
-        raise ValueError(f"REGLAB_BLAS_THREADS={value!r} must be a positive int")
-    return n
-
-
-def _blas_limit():
     from threadpoolctl import threadpool_limits
-    return threadpool_limits(limits=blas_threads(), user_api="blas")
-
-
-def link_layers(layers) -> None:
-    """Fuse neighbouring layers where that saves whole passes over the data.
-
-    A ReLU convolution followed by a max pool hands its activation to the pool: the pool
-    computes relu(max(z)) = max(relu(z)) on a quarter of the elements and, backwards, routes
-    only windows whose maximum is positive, which is exactly the ReLU derivative at the routed
-    position (see :func:`reglab.layers.pool.max_pool_backward`). The pool also writes its
-    input gradient straight into the convolution's gradient frame (``Conv2D.grad_frame``),
-    which saves the convolution a full-size copy.
-    """
-    for a, b in zip(layers, layers[1:]):
-        if a.kind == "conv" and b.kind == "max" and a.actfunc == "relu":
-            a.act_grad_fused = b.fused_relu = True
-            b.grad_into = a.grad_frame
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 class TrainingDiverged(ValueError):
@@ -174,16 +119,15 @@ class Model:
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype={dtype!r} is not allowed; use numpy.float32 or numpy.float64")
-        ss = np.random.SeedSequence(self.seed)
-        children = ss.spawn(5)
+        # One seed, four independent streams: initial weights, per-epoch shuffles, dropout and
+        # noise, validation/visualisation draws. Evaluating or printing more often therefore
+        # never changes the training itself.
         init_rng, self._shuffle_rng, self._layer_rng, self._eval_rng = (
-            np.random.default_rng(s) for s in children[:4])
-        self._lane_seeds = children[4]      # dropout/noise streams of the half-batch lanes
+            np.random.default_rng(s) for s in np.random.SeedSequence(self.seed).spawn(4))
         self._build(parse_hconfigs(hconfigs))
         self.store = ParamStore(self.layers, self.profile, init_rng, self.dtype)
         self.optimizer = Adam(self.store.n_optimizer, self.dtype)
         self.penalty = Penalty.from_profile(self.profile, self.l2_decay, self.l1_decay)
-        self._lanes = None
         self.history: list[dict] = []
         self.train_seconds = 0.0
         self.test_accuracy: float | None = None
@@ -251,98 +195,55 @@ class Model:
     def loss_and_gradients(self, xs, labels, train=True):
         """Cost (cross entropy + penalty, as printed) and accuracy of one batch; fills ``store.grad``.
 
-        In the exact profile the penalty's gradient is included in ``store.grad``, so a
-        finite-difference check of the returned cost against ``store.grad`` must pass. (Training
-        applies the same :class:`Penalty` inside the optimizer's pass instead.)
+        In the exact profile the penalty's gradient is added to ``store.grad``, so a
+        finite-difference check of the returned cost against ``store.grad`` must pass.
         """
         loss, acc = self._forward_backward(xs, labels, train)
         if self.penalty.active:
             w = self.store.weights
             loss += self.penalty.cost(w)
-            if self.penalty.before_moments:
-                self.penalty.add_gradient(w, self.store.grad[:self.store.n_decay])
+            if self.profile.decay_placement == "gradient":
+                self.store.grad[:self.store.n_decay] += self.penalty.gradient(w)
         return loss, acc
 
-    def _update(self, learning_rate, partner=None) -> float:
-        """Apply one step to every parameter; returns the penalty cost of the pre-update weights.
+    def update(self, learning_rate) -> float:
+        """Step every parameter from ``store.grad`` (the data gradient of this batch).
 
-        ``partner``: the :class:`~reglab.step_partner.StepPartner` that shares the step (it has
-        the penalty terms of these weights if there is a penalty), or None.
+        Returns the penalty's cost of the weights before the step (0 without a penalty).
+
+        Notes
+        -----
+        With ``d = λ2 w + λ1 sign(w)`` of the weights before the step::
+
+            exact profile:  g_w ← g_w + d;   p ← p − lr · Adam(g)
+            book profile:   p ← p − lr · Adam(g);   w ← w − lr · d      (E3)
+                            γ, β ← γ, β − lr · g                      (batch norm, E4)
         """
-        st = self.store
-        n_opt = st.n_optimizer
-        terms = partner.terms_result() if partner is not None and self.penalty.active else None
-        cost = self.optimizer.step(st.data[:n_opt], st.grad[:n_opt], learning_rate,
-                                   self.penalty, st.n_decay, terms, partner)
-        if n_opt < st.size:  # E4: the book's batch-norm scale/shift by plain SGD
-            st.data[n_opt:] -= self.dtype.type(learning_rate) * st.grad[n_opt:]
+        st, pen = self.store, self.penalty
+        n_opt, n_decay = st.n_optimizer, st.n_decay
+        lr = self.dtype.type(learning_rate)
+        cost = 0.0
+        if pen.active:
+            w = st.weights
+            cost = pen.cost(w)
+            decay = pen.gradient(w)
+            if self.profile.decay_placement == "gradient":
+                st.grad[:n_decay] += decay
+        self.optimizer.step(st.data[:n_opt], st.grad[:n_opt], learning_rate)
+        if pen.active and self.profile.decay_placement == "after_optimizer":   # E3
+            decay *= lr
+            st.data[:n_decay] -= decay
+        if n_opt < st.size:                 # E4: the book's batch-norm scale/shift by plain SGD
+            st.data[n_opt:] -= lr * st.grad[n_opt:]
         return cost
 
-    @property
-    def lanes(self) -> Lanes | None:
-        """Half-batch layer stacks (:mod:`reglab.shards`) for convolutional models, else None.
-
-        Training uses them unless a layer couples the samples of a batch (``couples_batch``:
-        the book's per-batch noise decision with ratio < 1); evaluation always does.
-        """
-        if self._lanes is None and any(l.kind == "conv" for l in self.layers):
-            coupled = any(l.couples_batch for l in self.layers)
-            self._lanes = Lanes(self, LANES, self._lane_seeds, train_lanes=not coupled)
-        return self._lanes
-
-    def _partner_for_step(self):
-        """The step partner process, started on first use (None: the step runs in this process)."""
-        if self._partner is None and not self._partner_ruled_out and not Model._partner_failed:
-            # imported here: `python -m reglab.step_partner` must not find it imported already
-            from .step_partner import StepPartner, StepPartnerError, wanted
-            self._partner_ruled_out = not wanted(self)     # asked again after release_workers
-            if not self._partner_ruled_out:
-                try:
-                    self._partner = StepPartner(self)
-                except (OSError, StepPartnerError) as exc:
-                    Model._partner_failed = True
-                    warnings.warn(f"reglab: could not start the step partner process ({exc}); "
-                                  "training continues in one process", stacklevel=3)
-        return self._partner
-
-    _partner = None
-    _partner_ruled_out = False
-    _partner_failed = False               # class-wide: after one failure, do not try again
-
-    def release_workers(self) -> None:
-        """Stop this model's worker processes (lanes, step partner); the next step starts new ones."""
-        if self._lanes is not None:
-            self._lanes.release_workers()
-        if self._partner is not None:
-            self._partner.close()
-            self._partner = None
-        self._partner_ruled_out = False
-
-    def _start_step(self, learning_rate):
-        """The step partner for this step, already at work (None: the step runs in this process).
-
-        With a penalty it starts on these weights' terms; without one it is woken, so that it is
-        awake by the time Adam's half is posted (:meth:`StepPartner.wake_up`).
-        """
-        partner = self._partner_for_step()
-        if partner is not None and self.penalty.active:
-            partner.start_terms(self.penalty.term_scale(learning_rate))
-        elif partner is not None:
-            partner.wake_up()
-        return partner
-
     def train_step(self, xs_u8, labels, learning_rate):
-        """One minibatch: forward, backward, update. Returns ``(cost, train-mode accuracy)``."""
-        lanes = self.lanes
-        partner = self._start_step(learning_rate)
+        """One minibatch: forward, loss, backward, update. Returns ``(cost, train-mode accuracy)``."""
         with np.errstate(over="ignore", invalid="ignore"):  # a non-finite cost is caught below
-            if lanes is not None and lanes.train_lanes:
-                loss, acc = lanes.forward_backward(xs_u8, labels)
-            else:
-                loss, acc = self._forward_backward(self._to_input(xs_u8), labels, train=True)
+            loss, acc = self._forward_backward(self._to_input(xs_u8), labels, train=True)
             if not math.isfinite(loss):
                 raise FloatingPointError(loss)
-            loss += self._update(learning_rate, partner)
+            loss += self.update(learning_rate)
         if not math.isfinite(loss):
             raise FloatingPointError(loss)
         self.steps_done += 1
@@ -351,13 +252,9 @@ class Model:
     # ------------------------------------------------------------------ evaluation
     def predict_logits(self, xs_u8: np.ndarray) -> np.ndarray:
         """Evaluation-mode logits for uint8 inputs, in chunks of ``EVAL_CHUNK`` images."""
-        lanes = self.lanes
-        with _blas_limit():
-            if lanes is not None:
-                outs = lanes.predict_logits(xs_u8, EVAL_CHUNK)
-            else:
-                outs = [self.forward(self._to_input(xs_u8[i:i + EVAL_CHUNK]), train=False)
-                        for i in range(0, len(xs_u8), EVAL_CHUNK)]
+        with single_thread_blas():
+            outs = [self.forward(self._to_input(xs_u8[i:i + EVAL_CHUNK]), train=False)
+                    for i in range(0, len(xs_u8), EVAL_CHUNK)]
         return np.concatenate(outs) if outs else np.empty((0, self.layers[-1].width), self.dtype)
 
     def predict_proba(self, xs_u8: np.ndarray) -> np.ndarray:
@@ -407,11 +304,8 @@ class Model:
         if batch_count < 1:
             raise ValueError(f"batch_size={batch_size} is larger than the training split "
                              f"({ds.train_count} images); use a smaller batch_size")
-        with _blas_limit():
-            try:
-                return self._train(epoch_count, batch_size, batch_count, learning_rate, report)
-            finally:
-                self.release_workers()            # no idle worker process between trainings
+        with single_thread_blas():
+            return self._train(epoch_count, batch_size, batch_count, learning_rate, report)
 
     def _train(self, epoch_count, batch_size, batch_count, learning_rate, report):
         ds = self.dataset

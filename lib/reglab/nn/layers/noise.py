@@ -39,9 +39,6 @@ class Noise(Layer):
     def __init__(self, cfg, in_shape, layout, profile, rng, dtype):
         super().__init__(cfg, in_shape, layout, profile, rng, dtype)
         self.mean, self.std, self.ratio = cfg["mean"], cfg["std"], cfg["ratio"]
-        # E7: one keep-or-skip decision for the whole minibatch ties its samples together, so
-        # the batch cannot be split into independent half-batch lanes (reglab.shards)
-        self.couples_batch = profile.noise_decision == "batch" and self.ratio < 1.0
         self.sample_axis = 1 if layout == "cnhw" else 0
 
     def forward(self, x, train):

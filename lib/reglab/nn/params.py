@@ -30,7 +30,7 @@ class ParamStore:
 
     Parameters
     ----------
-    layers : list of reglab.layers.Layer
+    layers : list of reglab.nn.layers.Layer
     profile : reglab.profile.Profile
     rng : numpy.random.Generator
         Draws the initial weights.
@@ -76,26 +76,6 @@ class ParamStore:
             per_layer[li][1][spec.key] = self.grad[a:b].reshape(spec.shape)
         for layer, (p, g) in zip(layers, per_layer):
             layer.bind(p, g)
-
-    def rebind_data(self, data: np.ndarray, layers) -> None:
-        """Use ``data`` (same size and dtype, e.g. shared memory) as the parameter buffer.
-
-        ``data`` must already hold the values; every layer's ``params`` views are re-pointed.
-        """
-        self._rebind("data", "params", data, layers)
-
-    def rebind_grad(self, grad: np.ndarray, layers) -> None:
-        """Use ``grad`` as the gradient buffer, like :meth:`rebind_data` (``grads`` views)."""
-        self._rebind("grad", "grads", grad, layers)
-
-    def _rebind(self, attr: str, views: str, buf: np.ndarray, layers) -> None:
-        old = getattr(self, attr)
-        if buf.shape != old.shape or buf.dtype != old.dtype:
-            raise ValueError(f"new {attr} buffer {buf.shape} {buf.dtype} does not match "
-                             f"{old.shape} {old.dtype}")
-        setattr(self, attr, buf)
-        for (li, key), (a, b, spec) in self.slices.items():
-            getattr(layers[li], views)[key] = buf[a:b].reshape(spec.shape)
 
     @property
     def weights(self) -> np.ndarray:

@@ -331,10 +331,6 @@ class Conv2D(Layer):
         return [ParamSpec("k", (self.kh, self.kw, self.in_shape[2], self.cout), "normal", "weight"),
                 ParamSpec("b", (self.cout,), "zeros", "bias")]
 
-    def clone(self):
-        other = super().clone()
-        other._spaces, other._ws = {}, None
-        return other
 
     def _workspace(self, n: int, train: bool) -> _Workspace:
         key = (n, bool(train))

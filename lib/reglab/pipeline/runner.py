@@ -32,7 +32,7 @@ from pathlib import Path
 
 from . import experiments
 from .experiments import RunSpec
-from .runs import (SCHEMA_VERSION, config_key, is_finished, load_dataset, make_config,
+from .record import (SCHEMA_VERSION, config_key, is_finished, load_dataset, make_config,
                    read_result, result_path, run_stem, write_json_atomic)
 
 __all__ = ["Task", "Outcome", "PROFILES", "DEFAULT_EPOCHS", "default_notebook", "default_out",
@@ -152,7 +152,7 @@ def _now() -> str:
 # --------------------------------------------------------------------------------------------
 def default_notebook() -> Path:
     """``notebooks/train_model.ipynb`` of the project."""
-    from .data.images import project_root
+    from ..paths import project_root
     root = project_root()
     path = (root or Path.cwd()) / "notebooks" / "train_model.ipynb"
     if not path.is_file():
@@ -163,7 +163,7 @@ def default_notebook() -> Path:
 
 def default_out() -> Path:
     """``reports/runs`` under the project root (else under the current folder)."""
-    from .data.images import project_root
+    from ..paths import project_root
     return (project_root() or Path.cwd()) / "reports" / "runs"
 
 
@@ -200,7 +200,7 @@ def plan_runs(specs, profiles=PROFILES, *, epochs: int = DEFAULT_EPOCHS, max_sam
     the uint8 cache when there is one) for its fingerprint and resolved folder; the notebooks
     get that folder as an absolute path.
     """
-    from .nbtools import resolve_data_dir
+    from .notebooks import resolve_data_dir
 
     out = Path(out if out is not None else default_out()).absolute()
     source = Path(notebook if notebook is not None else default_notebook()).absolute()
@@ -235,18 +235,15 @@ def _fail(task: Task, error: str, wall: float | None) -> Outcome:
     return Outcome(task, "failed", wall_seconds=wall, error=error)
 
 
-def run_task(task: Task, timeout: float | None = None, threads: int = 1) -> Outcome:
-    """Execute one task's notebook (in this process) and record the outcome.
-
-    ``threads``: the cores the notebook's training may use (``$REGLAB_THREADS`` of its kernel).
-    """
-    from .nbtools import execute_notebook, kernel_env, notebook_error
+def run_task(task: Task, timeout: float | None = None) -> Outcome:
+    """Execute one task's notebook (in this process) and record the outcome."""
+    from .notebooks import execute_notebook, kernel_env, notebook_error
 
     task.results_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     try:
         execute_notebook(task.source, task.notebook, task.parameters(), cwd=task.results_dir,
-                         timeout=timeout, env=kernel_env(threads))
+                         timeout=timeout, env=kernel_env())
     except Exception as exc:                                  # noqa: BLE001 — recorded
         return _fail(task, notebook_error(exc), time.perf_counter() - t0)
     wall = time.perf_counter() - t0
@@ -269,15 +266,6 @@ def _default_jobs() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count() or 1
-
-
-def threads_per_run(jobs: int, n_runs: int) -> int:
-    """Cores for each of ``min(jobs, n_runs)`` runs at a time: the machine's cores shared out,
-    at most :data:`reglab.parallel.MAX_THREADS` (so ``run --only flowers_cnn_1`` trains on
-    both cores of a 2-core machine, and two jobs get one core each). The numbers of a run do
-    not depend on it."""
-    from .parallel import MAX_THREADS
-    return max(1, min(MAX_THREADS, _default_jobs() // max(1, min(jobs, n_runs))))
 
 
 def execute_tasks(tasks, jobs: int | None = None, progress: bool = True, stream=None,
@@ -415,7 +403,7 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
 
 def run_command(args) -> int:
     """``python -m reglab run``: plan, execute, write the indexes; 1 if any run failed."""
-    from .nbtools import ensure_kernel
+    from .notebooks import ensure_kernel
 
     t0 = time.perf_counter()
     profiles = list(PROFILES) if args.profile == "both" else [args.profile]

@@ -56,7 +56,7 @@ def class_synthetic_dir(root=None) -> Path:
     ``~/.cache/reglab``) as ``class-synthetic-v1/flowers``; it is written into a temporary folder
     and renamed into place, so two notebooks starting together never see half a set.
     """
-    from .data.synthetic import cached_synthetic_flowers
+    from ..data.synthetic import cached_synthetic_flowers
     return cached_synthetic_flowers(f"class-synthetic-v{_CLASS_SYNTHETIC_VERSION}",
                                     CLASS_SYNTHETIC_PER_CLASS, seed=1, root=root)
 
@@ -68,7 +68,7 @@ def find_photo_dir(data_dir=None) -> tuple[Path | None, str]:
     project root); synthetic when none holds photos. ``"synthetic"``: always synthetic.
     Anything else: that folder (FileNotFoundError if it holds no photos).
     """
-    from .data.images import resolve_photo_dir
+    from ..data.images import resolve_photo_dir
 
     if data_dir is not None and str(data_dir) == "synthetic":
         return None, "요청한 합성 사진"
@@ -126,7 +126,7 @@ def load_class_data(max_samples: int = 600, resolution=32, data_dir=None, *, tr_
     noise (std ``SYNTHETIC_NOISE_STD``, seeded), so a model of a few hundred thousand weights
     can memorize the training photos and overfit, as it does with the real photos.
     """
-    from .data import FlowersDataset
+    from ..data import FlowersDataset
 
     if isinstance(resolution, (int, np.integer)):
         resolution = [int(resolution), int(resolution)]
@@ -252,7 +252,7 @@ def inactive_units(model, xs_u8, layer: int = 0) -> tuple[int, int]:
     """``(inactive, total)``: units of ``model.layers[layer]`` (a ReLU ``full`` layer) whose
     output is 0 for every image in ``xs_u8`` (evaluation mode). Their incoming weights get no
     gradient from the data, only from the L1/L2 penalty."""
-    from .model import _blas_limit
+    from ..nn.model import _blas_limit
 
     with _blas_limit():
         x = model._to_input(np.asarray(xs_u8))
@@ -299,7 +299,7 @@ def activation_stats(model, xs_u8, modes=("eval", "train")) -> list[dict]:
         count), channels, in_mean, in_std, out_mean, out_std`` (arrays per channel), and
         ``running_mean``, ``running_var``, ``scale``, ``shift`` of the layer (copies).
     """
-    from .model import _blas_limit
+    from ..nn.model import _blas_limit
 
     for mode in modes:
         if mode not in ("eval", "train"):
@@ -374,7 +374,7 @@ def bn_stats_lines(records: list[dict]) -> list[str]:
 def _plt():
     import matplotlib.pyplot as plt
 
-    from .plots import setup_korean_fonts
+    from ..plots import setup_korean_fonts
     setup_korean_fonts()
     return plt
 
@@ -390,7 +390,7 @@ def plot_overfitting(history: list[dict], title: str | None = None, axes=None):
 
     The shaded region after that epoch is where more training only memorizes. Returns the Figure.
     """
-    from .plots import plot_history
+    from ..plots import plot_history
 
     _plt()
     fig = plot_history(history, title=title, axes=axes)
@@ -610,7 +610,7 @@ def show_noisy_photos(dataset, stds, profile="exact", count: int = 4, seed: int 
 
     Returns the Figure (nothing is saved).
     """
-    from .profile import get_profile
+    from ..profile import get_profile
 
     plt = _plt()
     scale = get_profile(profile).input_scale

@@ -41,7 +41,7 @@ def synthetic_flowers_dir(root=None) -> Path:
     ``~/.cache/reglab``), as ``synthetic-flowers-v1/flowers``. It is written into a temporary
     folder and renamed into place, so concurrent notebooks never see a half-written set.
     """
-    from .data.synthetic import cached_synthetic_flowers
+    from ..data.synthetic import cached_synthetic_flowers
     return cached_synthetic_flowers(f"synthetic-flowers-v{_SYNTHETIC_VERSION}",
                                     SYNTHETIC_PER_CLASS, seed=0, root=root)
 
@@ -138,14 +138,11 @@ def _quiet_kernel_manager():
 # --------------------------------------------------------------------------------------------
 # Execution
 # --------------------------------------------------------------------------------------------
-def kernel_env(threads: int = 1) -> dict:
-    """Environment variables that keep BLAS/OpenMP libraries to one thread and reglab's own
-    parts (:mod:`reglab.parallel`, the training lanes) to ``threads``: for processes that get
-    ``threads`` cores each."""
-    env = {k: "1" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                            "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")}
-    env["REGLAB_THREADS"] = str(int(threads))
-    return env
+def kernel_env() -> dict:
+    """Environment variables that keep BLAS/OpenMP libraries to one thread: a run is one
+    process on one core, and the runner runs several at once."""
+    return {k: "1" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")}
 
 
 @contextlib.contextmanager

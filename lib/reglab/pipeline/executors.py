@@ -48,8 +48,8 @@ import time
 import uuid
 from pathlib import Path
 
-from .fileio import atomic_path, write_json_atomic
-from .runner import Outcome, Task, _default_jobs, _fail, run_task, threads_per_run
+from ..fileio import atomic_path, write_json_atomic
+from .runner import Outcome, Task, _default_jobs, _fail, run_task
 
 __all__ = ["SCHEDULER_ENV", "DaskExecutor", "LocalPoolExecutor", "add_executor_arguments",
            "executor_from_args", "make_executor", "run_on_worker"]
@@ -62,7 +62,7 @@ _INSTALL_HINT = ('install Dask distributed: pip install -e ".[cluster]" '
 
 
 def _worker_init() -> None:
-    from .nbtools import kernel_env
+    from .notebooks import kernel_env
     os.environ.update(kernel_env())
 
 
@@ -91,8 +91,7 @@ class LocalPoolExecutor:
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(self.jobs, len(items)), mp_context=ctx,
                                  initializer=_worker_init) as pool:
-            threads = threads_per_run(self.jobs, len(items))
-            futures = {pool.submit(run_task, task, timeout, threads): (i, task)
+            futures = {pool.submit(run_task, task, timeout): (i, task)
                        for i, task in items}
             try:
                 for fut in as_completed(futures):
@@ -134,7 +133,7 @@ def _localize_data(config: dict) -> str | None:
         return None
     if _is_synthetic(path):
         # the synthetic smoke-test photos: the same deterministic set, made on this worker
-        from .nbtools import synthetic_flowers_dir
+        from .notebooks import synthetic_flowers_dir
         config["data_dir"] = str(synthetic_flowers_dir())
         return None
     env = os.environ.get("FLOWERS_DIR", "")
@@ -187,7 +186,7 @@ def run_on_worker(task: Task, notebook: bytes, timeout: float | None = None,
     global _KERNEL_CHECKED
     import tempfile
 
-    from .nbtools import ensure_kernel
+    from .notebooks import ensure_kernel
 
     address, scratch = _worker_address()
     if not _KERNEL_CHECKED:
@@ -224,7 +223,7 @@ def run_on_worker(task: Task, notebook: bytes, timeout: float | None = None,
 
 def _check_worker(data_dir: str | None) -> dict:
     """What the client wants to know about a worker before sending it runs."""
-    from . import __version__
+    from .. import __version__
     env = os.environ.get("FLOWERS_DIR", "")
     if not data_dir or Path(data_dir).is_dir():
         photos = "same path"
@@ -316,7 +315,7 @@ class DaskExecutor:
         except Exception as exc:                              # noqa: BLE001 — a warning only
             note(f"⚠ could not check the workers: {type(exc).__name__}: {exc}")
             return
-        from . import __version__
+        from .. import __version__
         for addr, info in sorted(answers.items()):
             if isinstance(info, BaseException):
                 hint = (f"; {_INSTALL_HINT.replace('Dask distributed', 'reglab')}"

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import experiments
-from .runs import config_key, load_dataset, make_config
+from .record import config_key, load_dataset, make_config
 from .runner import (RESOLUTION, Task, _secs, default_notebook, execute_tasks, _default_jobs,
                      _report_every)
 
@@ -73,7 +73,7 @@ ABLATIONS = (
 
 
 def default_study_out() -> Path:
-    from .data.images import project_root
+    from ..paths import project_root
     return (project_root() or Path.cwd()) / "reports" / "study"
 
 
@@ -108,7 +108,7 @@ def plan_study(studies=STUDIES, out=None, data_dir=None, max_samples=0, epochs_s
 
     ``epochs_scale`` shrinks every run's epochs (at least 1) for quick tests of the machinery.
     """
-    from .nbtools import resolve_data_dir
+    from .notebooks import resolve_data_dir
 
     unknown = set(studies) - set(STUDIES)
     if unknown:
@@ -136,9 +136,9 @@ def reuse_finished(tasks, runs_out=None) -> int:
     """Copy finished chapter runs (``reports/runs/<profile>/<name>.json``) with the same key
     into the study instead of running them again (seed 1234 at 10 epochs is both a chapter run
     and a study run). Returns how many tasks were satisfied that way."""
-    from .fileio import write_json_atomic
+    from ..fileio import write_json_atomic
     from .runner import default_out
-    from .runs import is_finished, read_result, result_path
+    from .record import is_finished, read_result, result_path
 
     runs_out = Path(runs_out if runs_out is not None else default_out())
     n = 0
@@ -182,7 +182,7 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
 
 def study_command(args) -> int:
     """Plan and execute the studies; prints the wall time; 1 if any run failed."""
-    from .nbtools import ensure_kernel
+    from .notebooks import ensure_kernel
 
     t0 = time.perf_counter()
     studies = [s.strip() for s in args.only.split(",") if s.strip()]

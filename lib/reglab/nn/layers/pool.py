@@ -174,7 +174,7 @@ class MaxPool(_Pool):
         applies the ReLU derivative too (see :func:`max_pool_backward`).
     grad_into : callable or None
         Set with ``fused_relu``: returns the array the backward pass writes into (the
-        convolution's ``dz`` frame, :meth:`reglab.layers.Conv2D.grad_frame`).
+        convolution's ``dz`` frame, :meth:`reglab.nn.layers.Conv2D.grad_frame`).
     """
 
     kind = "max"
@@ -186,10 +186,6 @@ class MaxPool(_Pool):
         super().__init__(cfg, in_shape, layout, profile, rng, dtype)
         self._tap_buffers: dict = {}
 
-    def clone(self):
-        other = super().clone()
-        other._tap_buffers = {}
-        return other
 
     def _taps_buffer(self, shape) -> np.ndarray:
         """A reused array for the taps of a training input of ``shape`` (one per shape)."""

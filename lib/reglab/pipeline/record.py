@@ -38,9 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .fileio import write_json_atomic
-from .parallel import available_threads
-from .profile import get_profile
+from ..fileio import write_json_atomic
+from ..profile import get_profile
 
 __all__ = ["SCHEMA_VERSION", "make_config", "run_stem", "run_profile", "config_key", "load_dataset", "execute_run",
            "read_result", "write_json_atomic", "result_path", "is_finished", "Tee"]
@@ -85,22 +84,18 @@ def run_profile(config: dict):
 
 def config_key(config: dict, data_fingerprint: str = "") -> str:
     """A short hash of the config (minus the data path and print interval), the data and the
-    run's :func:`reglab.model.numerics_version` (so results of older arithmetic are not reused,
-    and a change that alters only some runs leaves the others' keys as they were)."""
-    from .model import numerics_version
-    from .regularizers import Penalty
+    :data:`reglab.nn.NUMERICS_VERSION` (so results of older arithmetic are not reused)."""
+    from ..nn import NUMERICS_VERSION
     keyed = {k: v for k, v in config.items() if k not in ("data_dir", "report", "run_id")}
-    penalty = Penalty.from_profile(run_profile(config), config.get("l2_decay", 0.0),
-                                   config.get("l1_decay", 0.0))
-    version = numerics_version(penalty)
-    blob = (json.dumps(keyed, sort_keys=True) + "|" + data_fingerprint + f"|numerics={version}")
+    blob = (json.dumps(keyed, sort_keys=True) + "|" + data_fingerprint
+            + f"|numerics={NUMERICS_VERSION}")
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def load_dataset(config: dict, **kwargs):
     """The FlowersDataset a run of ``config`` trains on (``data_dir``, ``resolution``,
     ``max_samples``; split seed 1234). The runner loads it the same way to compute the key."""
-    from .data import FlowersDataset
+    from ..data import FlowersDataset
     res = list(config["resolution"])
     return FlowersDataset(res, res + [3], path=config["data_dir"], seed=1234,
                           max_samples=config["max_samples"], **kwargs)
@@ -171,8 +166,8 @@ def execute_run(config: dict, results_dir, dataset=None, show_cnt: int = 0):
     result : dict
         The record written to ``<name>.json``.
     """
-    from . import __version__
-    from .model import Model
+    from .. import __version__
+    from ..nn.model import Model
 
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -194,7 +189,7 @@ def execute_run(config: dict, results_dir, dataset=None, show_cnt: int = 0):
         if show_cnt > 0 and hasattr(dataset, "visualize"):
             model.visualize(show_cnt)
         near = model.near_zero_count()
-        from .display import near_zero_line
+        from ..nn.display import near_zero_line
         print(near_zero_line(near, model.store.n_decay))
     params_file = f"{run_stem(config)}.npz"
     model.save(results_dir / params_file)
@@ -208,7 +203,7 @@ def execute_run(config: dict, results_dir, dataset=None, show_cnt: int = 0):
         "parameters": model.parameter_counts(),
         "history": model.history, "test_acc": float(test_acc),
         "train_seconds": float(model.train_seconds), "train_secs_book": train_secs_book,
-        "test_seconds": test_seconds, "threads": available_threads(),
+        "test_seconds": test_seconds, "threads": 1,
         "near_zero": {"count": near, "total": int(model.store.n_decay), "threshold": 1e-5},
         "weights": _weights_summary(model.store.weights),
         "log": log.getvalue(), "params_file": params_file,
