@@ -12,27 +12,21 @@ torch in chunks of ``--steps`` steps. A model's figure is the median ms/step ove
 (after one warm-up chunk each). Prints one line per model, then ``total ratio reglab/torch``
 (sum of reglab ms/step over the sum of torch ms/step, i.e. the ratio of the seven runs' time).
 
-``--pause S`` sleeps S seconds between chunks (default 0). Without it each library's idle
-polling runs a little into the other's chunk (reglab's lane worker polls for 5 ms and its step
-partner for 2 ms after their last message, :mod:`reglab.step_partner`; libgomp's threads spin
-after a parallel region). With it, both start every chunk from idle cores, and on the reference VM that
-costs reglab more: flowers_cnn_1's ratio was 0.75 and 0.85 without a pause, 0.83 and 0.91 with
-0.05 s and 0.96 and 1.04 with 0.5 s (model_1 + cnn_1 runs, session 4).
+Both libraries train on one thread here (``--threads``, default 1): reglab trains a run in one
+process on one core, with BLAS pinned to one thread, and uses a machine's other cores by
+running several runs at once; the fair per-run comparison gives torch one thread too.
+``--threads 0`` leaves torch at its own default.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import numpy as np
 from reglab import FlowersDataset, Model
 from reglab.pipeline.experiments import CHAPTER8_RUNS
-from reglab.nn.model import _blas_limit
-from reglab.parallel import available_threads
-
-PAUSE = 0.0
+from reglab.nn import single_thread_blas
 
 
 def torch_model(run, torch):
@@ -86,16 +80,13 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=60, help="steps per timed chunk")
     ap.add_argument("--rounds", type=int, default=3, help="timed chunks per library and model")
     ap.add_argument("--runs", default="all")
-    ap.add_argument("--pause", type=float, default=PAUSE, help="seconds between chunks")
-    ap.add_argument("--threads", type=int, default=0,
-                    help="threads for both libraries (default: each library's own default, "
-                         "torch's OpenMP threads and reglab's REGLAB_THREADS or the cores)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch's threads (default 1, as reglab; 0: torch's own default)")
     a = ap.parse_args(argv)
     import torch
 
     if a.threads:
         torch.set_num_threads(a.threads)
-        os.environ["REGLAB_THREADS"] = str(a.threads)
 
     ds = FlowersDataset([96, 96], [96, 96, 3])
     rng = np.random.default_rng(0)
@@ -103,7 +94,7 @@ def main(argv=None):
     order = rng.permutation(ds.train_count)
     batches = [order[(i * 10) % (ds.train_count - 10):][:10] for i in range(n_batches)]
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}, "
-          f"reglab {available_threads()} threads (BLAS {os.environ.get('REGLAB_BLAS_THREADS', '1')}); "
+          "reglab 1 thread; "
           f"{a.rounds} x {a.steps} timed steps per library and model")
     tot_r = tot_t = 0.0
     for run in CHAPTER8_RUNS:
@@ -121,7 +112,7 @@ def main(argv=None):
 
         def reglab_chunk(k):
             t = time.perf_counter()
-            with _blas_limit():
+            with single_thread_blas():
                 for i in range(k * a.steps, (k + 1) * a.steps):
                     m.train_step(ds.tr_xs[batches[i]], ds.tr_ys[batches[i]], 0.001)
             return (time.perf_counter() - t) / a.steps
@@ -135,15 +126,10 @@ def main(argv=None):
         r_times, t_times = [], []
         for k in range(a.rounds + 1):         # chunk 0 is the warm-up
             r = reglab_chunk(k)
-            if a.pause:
-                time.sleep(a.pause)
             t = torch_chunk(k)
-            if a.pause:
-                time.sleep(a.pause)
             if k:
                 r_times.append(r)
                 t_times.append(t)
-        m.release_workers()                   # no partner process left for the next model
         r_ms, t_ms = 1000 * np.median(r_times), 1000 * np.median(t_times)
         tot_r += r_ms
         tot_t += t_ms

@@ -58,15 +58,14 @@ def adam_update(p, g, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
 
 
 def flush_denormals(x: np.ndarray) -> None:
-    """Set the elements of ``x`` below the smallest normal float in magnitude to +0, in place.
+    """Set the nonzero elements of ``x`` below the smallest normal float in magnitude to +0.
 
-    Only the elements that change are written (exact zeros, many where units died, are left
-    alone: a masked write costs far more than the test).
+    In place. Only the elements that change are written: exact zeros (of either sign), many
+    where units died, are left alone, since a masked write costs far more than the test.
     """
     tiny = np.finfo(x.dtype).tiny
-    mask = np.abs(x) < tiny
+    mask = (np.abs(x) < tiny) & (x != 0)
     if mask.any():
-        mask &= x != 0
         x[mask] = 0
 
 
