@@ -24,7 +24,6 @@ import time
 import numpy as np
 from reglab import FlowersDataset, Model
 from reglab.pipeline.experiments import CHAPTER8_RUNS
-from reglab.parallel import available_threads
 
 
 def bench(ds, run, profile, epochs):
@@ -50,8 +49,7 @@ def main(argv=None):
     print(f"data: {ds} from {ds.path} in {time.perf_counter() - t:.2f} s "
           f"({'cache' if ds.from_cache else 'decoded'})")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"numpy {np.__version__}, REGLAB_BLAS_THREADS={os.environ.get('REGLAB_BLAS_THREADS', '1')}, "
-          f"reglab threads {available_threads()}")
+          f"numpy {np.__version__}, one thread (BLAS pinned to 1)")
     print(f"\n| model | profile | s/epoch | slowest epoch | ms/step | val acc after {a.epochs} ep |")
     print("|---|---|---|---|---|---|")
     results = {}

@@ -9,16 +9,13 @@ flowers_model_1 (no penalty), flowers_model_2 (L2 0.1) and flowers_model_3 (L1 0
 turn, ``--steps`` steps each per round, for ``--rounds`` rounds (after one warm-up round), on
 the same batches of real photos (random photos without ``FLOWERS_DIR``). Interleaving makes
 any slow phase of a shared machine hit all three alike, and the order rotates from round to
-round, because a model's place in the round can move its time by a few per cent (session 7:
-model_1 ran 2 % faster third than first, relative to its round; in a six-model round the
-same models ran 3–7 % faster in the second half than in the first). Prints the median ms/step of each
+round, because a model's place in the round can move its time by a few per cent. Prints the median ms/step of each
 model over the rounds and the penalty's share ``model_k / model_1 − 1`` (median of the
 per-round ratios) with their spread (25th–75th percentile) and a 95 % bootstrap confidence
-interval of that median (resampled rounds; use more ``--rounds`` to narrow it: on the
-reference VM the per-round spread is about ±10 %, so 60 rounds leave about ±3 %).
+interval of that median (resampled rounds; use more ``--rounds`` to narrow it).
 ``--parts K`` also prints the share over K consecutive stretches of the rounds: the cost
-depends on how far training has gone (in the exact profile, L2's dying weights make denormal
-results late in training, see reglab.step_partner's notes).
+depends on how far training has gone (in the exact profile, L2 decays dead units' weights
+towards the denormals late in training).
 
 ``--torch`` then trains the same three MLPs in PyTorch CPU (``pip install torch==2.13.0``), in
 a rotation of their own, with the penalties written as ``bench_vs_torch.py`` writes them (terms
@@ -37,8 +34,7 @@ import time
 import numpy as np
 from reglab import Model
 from reglab.pipeline.experiments import CHAPTER8_RUNS
-from reglab.nn.model import _blas_limit
-from reglab.parallel import available_threads
+from reglab.nn import single_thread_blas
 
 
 def main(argv=None):
@@ -64,7 +60,7 @@ def main(argv=None):
     times = _rotate([_reglab_trainer(Model(dataset=ds, profile=a.profile, seed=1,
                                            **r.model_kwargs()), ds) for r in runs],
                     order, ds.train_count, a.rounds, a.steps)
-    print(f"profile {a.profile}, reglab {available_threads()} threads, {a.rounds} rounds x "
+    print(f"profile {a.profile}, reglab 1 thread, {a.rounds} rounds x "
           f"{a.steps} steps per model")
     _report(runs, times, "")
     if a.torch:                    # afterwards, in a rotation of its own (see _rotate)
@@ -92,8 +88,8 @@ def main(argv=None):
 def _rotate(trainers, order, n_train, rounds, steps):
     """ms/step of each trainer per round, ``(rounds, len(trainers))``, after a warm-up round;
     the trainers take turns, the order rotating from round to round. (Each library gets its own
-    rotation: with PyTorch's models in the same rounds, reglab's shares fell to +1 %, since
-    whatever runs after a PyTorch model is slowed alike, session 8.)"""
+    rotation: with PyTorch's models in the same rounds, whatever runs after a PyTorch model is
+    slowed alike, which hides reglab's shares.)"""
     times = np.zeros((rounds, len(trainers)))
     for rnd in range(rounds + 1):
         for k in range(len(trainers)):         # each model first, second, third in turn
@@ -109,7 +105,7 @@ def _rotate(trainers, order, n_train, rounds, steps):
 def _reglab_trainer(model, ds):
     """``train(batches) -> ms/step`` for a reglab model."""
     def train(batches):
-        with _blas_limit():                   # as reglab's runner trains (not torch's MKL)
+        with single_thread_blas():            # as reglab's runner trains
             t = time.perf_counter()
             for idx in batches:
                 model.train_step(ds.tr_xs[idx], ds.tr_ys[idx], 0.001)

@@ -3,15 +3,9 @@
 Usage: python benchmarks/profile_layers.py [--runs flowers_cnn_1,...] [--steps 60] [--profile exact]
     [--batch 10]
 
-``--batch 5`` times one half-batch lane of a CNN step (what each core runs, see reglab.shards).
-Random uint8 images of the flowers shape stand in for the photos (timing does not depend on
-pixel values). Prints the fastest-chunk median per layer in ms.
-
-An MLP's update is timed as training runs it: with its step partner process
-(:mod:`reglab.step_partner`), which computes the L1/L2 terms during the forward and backward
-pass and updates half of Adam's chunks; ``update`` is what this process waits for and does.
-(Until session 8 the update here ran in one process on two threads, which made the penalties
-look up to 0.4 ms dearer than in training: flowers_model_3 1.57 against 1.15 ms.)
+One thread, as a run trains. Random uint8 images of the flowers shape stand in for the photos
+(timing does not depend on pixel values). Prints the median per layer in ms; ``update`` is
+:meth:`reglab.nn.Model.update` (L1/L2 and Adam).
 """
 
 import argparse
@@ -23,7 +17,7 @@ from reglab import Model
 from reglab.data import random_image_dataset
 from reglab.pipeline.experiments import CHAPTER8_RUNS
 from reglab.nn.losses import softmax_cross_entropy, softmax_cross_entropy_backward
-from reglab.nn.model import _blas_limit
+from reglab.nn import single_thread_blas
 
 
 def profile(run, prof, steps, bs=10):
@@ -33,7 +27,6 @@ def profile(run, prof, steps, bs=10):
     times = defaultdict(list)
     for step in range(steps):
         idx = np.arange(step * bs, (step + 1) * bs) % ds.train_count
-        partner = m._start_step(0.001) if bs == 10 else None   # as Model.train_step
         t = time.perf_counter()
         x = m._to_input(ds.tr_xs[idx])
         times["input"].append(time.perf_counter() - t)
@@ -51,9 +44,8 @@ def profile(run, prof, steps, bs=10):
             g = layer.backward(g)
             times[f"{i:2d} {layer.kind:<12} bwd"].append(time.perf_counter() - t)
         t = time.perf_counter()
-        m._update(0.001, partner)
+        m.update(0.001)
         times["update"].append(time.perf_counter() - t)
-    m.release_workers()
     total = 0.0
     print(f"\n{run.name} ({prof}, batch {bs})")
     for key, v in times.items():
@@ -71,7 +63,7 @@ def main():
     ap.add_argument("--batch", type=int, default=10)
     a = ap.parse_args()
     names = [r.name for r in CHAPTER8_RUNS] if a.runs == "all" else a.runs.split(",")
-    with _blas_limit():
+    with single_thread_blas():
         for run in CHAPTER8_RUNS:
             if run.name in names:
                 profile(run, a.profile, a.steps, a.batch)

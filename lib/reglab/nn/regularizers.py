@@ -52,22 +52,27 @@ class Penalty:
         return self.l2 > 0 or self.l1 > 0
 
     def cost(self, w: np.ndarray) -> float:
-        """``(λ2/2) Σ w² + λ1 Σ |w|`` (without the λ when not ``cost_scaled``), summed in float64."""
+        """``(λ2/2) Σ w² + λ1 Σ |w|`` (without the λ when not ``cost_scaled``).
+
+        numpy sums in pairs (blocks of 128 added as a tree), so even a float32 sum over the
+        MLPs' 830 K weights keeps about seven digits.
+        """
         cost = 0.0
         if self.l2 > 0:
-            cost += (self.l2 if self.cost_scaled else 1.0) * 0.5 * float(
-                np.sum(np.square(w), dtype=np.float64))
+            cost += (self.l2 if self.cost_scaled else 1.0) * 0.5 * float(np.sum(w * w))
         if self.l1 > 0:
-            cost += (self.l1 if self.cost_scaled else 1.0) * float(
-                np.sum(np.abs(w), dtype=np.float64))
+            cost += (self.l1 if self.cost_scaled else 1.0) * float(np.sum(np.abs(w)))
         return cost
 
     def gradient(self, w: np.ndarray) -> np.ndarray:
-        """``λ2 w + λ1 sign(w)``, a new array of ``w``'s shape and dtype."""
+        """``λ2 w + λ1 sign(w)``, a new array of ``w``'s shape and dtype (``sign(0) = 0``)."""
         T = w.dtype.type
-        g = np.zeros_like(w)
-        if self.l2 > 0:
-            g += T(self.l2) * w
         if self.l1 > 0:
-            g += T(self.l1) * np.sign(w)
-        return g
+            g = np.sign(w)
+            g *= T(self.l1)
+            if self.l2 > 0:
+                g += T(self.l2) * w
+            return g
+        if self.l2 > 0:
+            return T(self.l2) * w
+        return np.zeros_like(w)
