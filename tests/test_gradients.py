@@ -2,7 +2,8 @@
 
 Each analytic gradient is compared with central finite differences and must agree to a
 relative error of 1e-6 (``‖a − n‖ / max(‖a‖, ‖n‖)``). Forward passes are also compared with
-independent, slow oracles written directly from the definitions.
+independent, slow oracles written directly from the definitions. The plain layer functions are
+checked here; test_fast_layers.py holds the fast forms equal to them.
 """
 
 import numpy as np
@@ -15,8 +16,10 @@ from reglab.nn.config import parse_hconfigs
 from reglab.nn.layers import build_layer
 from reglab.nn.layers.batchnorm import batchnorm_backward, batchnorm_forward
 from reglab.nn.layers.conv import conv2d_backward, conv2d_forward
+from reglab.nn.layers.dense import dense_backward, dense_forward
+from reglab.nn.layers.fast_pool import max_pool_backward_fast, max_pool_forward_fast, window_taps
 from reglab.nn.layers.pool import (avg_pool_backward, avg_pool_forward, max_pool_backward,
-                                max_pool_forward, window_taps)
+                                   max_pool_forward)
 from reglab.nn.losses import softmax_cross_entropy, softmax_cross_entropy_backward
 from reglab.profile import EXACT
 
@@ -36,7 +39,25 @@ def conv_oracle(x_nhwc, k, b):
     return out
 
 
-@pytest.mark.parametrize("ksize", [(3, 3), (2, 2), (1, 3), (5, 4)])
+def test_dense_forward_and_gradients():
+    x = RNG.normal(size=(5, 7))
+    w = RNG.normal(size=(7, 3))
+    b = RNG.normal(size=3)
+    z, cache = dense_forward(x, w, b)
+    oracle = [[b[f] + sum(x[n, d] * w[d, f] for d in range(7)) for f in range(3)] for n in range(5)]
+    np.testing.assert_allclose(z, oracle, rtol=1e-12, atol=1e-12)
+    R = RNG.normal(size=(5, 3))
+
+    def f():
+        return float(np.sum(dense_forward(x, w, b)[0] * R))
+
+    dx, dw, db = dense_backward(R, cache)
+    assert_grad_close(dx, numeric_grad(f, x), what="dense dx")
+    assert_grad_close(dw, numeric_grad(f, w), what="dense dw")
+    assert_grad_close(db, numeric_grad(f, b), what="dense db")
+
+
+@pytest.mark.parametrize("ksize", [(3, 3), (2, 2), (1, 3), (5, 4), (1, 1), (5, 5)])
 def test_conv_forward_matches_oracle(ksize):
     kh, kw = ksize
     x = RNG.normal(size=(2, 7, 6, 3))
@@ -46,7 +67,7 @@ def test_conv_forward_matches_oracle(ksize):
     np.testing.assert_allclose(z.transpose(1, 2, 3, 0), conv_oracle(x, k, b), rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("ksize", [(3, 3), (2, 2), (1, 3)])
+@pytest.mark.parametrize("ksize", [(3, 3), (2, 2), (1, 3), (5, 4)])
 def test_conv_gradients(ksize):
     kh, kw = ksize
     x = RNG.normal(size=(3, 2, 5, 6))
@@ -62,26 +83,34 @@ def test_conv_gradients(ksize):
     assert_grad_close(dx, numeric_grad(f, x), what="conv dx")
     assert_grad_close(dk, numeric_grad(f, k), what="conv dk")
     assert_grad_close(db, numeric_grad(f, b), what="conv db")
-    assert conv2d_backward(R, cache, need_dx=False)[0] is None
 
 
 def test_max_pool_forward_and_gradient():
     x = RNG.normal(size=(3, 2, 6, 4))
-    y = max_pool_forward(x, 2, 2)
+    y, cache = max_pool_forward(x, 2, 2)
     oracle = x.reshape(3, 2, 3, 2, 2, 2).max(axis=(3, 5))
     np.testing.assert_array_equal(y, oracle)
     R = RNG.normal(size=y.shape)
-    dx = max_pool_backward(R, x, y, 2, 2)
-    assert_grad_close(dx, numeric_grad(lambda: float(np.sum(max_pool_forward(x, 2, 2) * R)), x),
+    dx = max_pool_backward(R, cache)
+    assert_grad_close(dx, numeric_grad(lambda: float(np.sum(max_pool_forward(x, 2, 2)[0] * R)), x),
                       what="max-pool dx")
 
 
-def test_max_pool_routes_gradient_to_argmax_first_on_ties():
+def _plain_max_pool(x, dy):
+    y, cache = max_pool_forward(x, 2, 2)
+    return max_pool_backward(dy, cache)
+
+
+def _fast_max_pool(x, dy):
+    return max_pool_backward_fast(dy, x, max_pool_forward_fast(x, 2, 2), 2, 2)
+
+
+@pytest.mark.parametrize("pool", [_plain_max_pool, _fast_max_pool])
+def test_max_pool_routes_gradient_to_argmax_first_on_ties(pool):
     x = np.zeros((1, 1, 2, 4))
     x[0, 0, 1, 0] = 5.0             # window 0: argmax at (1, 0)
     x[0, 0, :, 2:] = 3.0            # window 1: four-way tie -> the first, (0, 2)
-    y = max_pool_forward(x, 2, 2)
-    dx = max_pool_backward(np.array([[[[10.0, 20.0]]]]), x, y, 2, 2)
+    dx = pool(x, np.array([[[[10.0, 20.0]]]]))
     expected = np.zeros_like(x)
     expected[0, 0, 1, 0] = 10.0
     expected[0, 0, 0, 2] = 20.0
@@ -90,16 +119,17 @@ def test_max_pool_routes_gradient_to_argmax_first_on_ties():
 
 @pytest.mark.parametrize("sh, sw", [(2, 2), (2, 3), (1, 2)])
 def test_max_pool_on_taps_of_a_strided_frame_matches_a_window_loop(sh, sw):
-    """The pool reads a strided view (a conv frame's valid part) through contiguous taps; an
-    explicit loop over windows (first argmax, row-major) is the oracle, ties included."""
+    """The fast pool reads a strided view (a conv frame's valid part) through contiguous taps;
+    an explicit loop over windows (first argmax, row-major) is the oracle, ties included. The
+    plain pool must give the same on that view."""
     frame = np.round(RNG.normal(size=(2, 3, 7, 8)))        # rounded: many ties
     x = frame[..., :6, :6]                                 # rows of 6 in rows of 8
     taps = window_taps(x, sh, sw)
     assert taps.flags.c_contiguous and taps.shape == (sh * sw, 2, 3, 6 // sh, 6 // sw)
-    y = max_pool_forward(None, sh, sw, taps=taps)
+    y = max_pool_forward_fast(None, sh, sw, taps=taps)
     dy = RNG.normal(size=y.shape)
     out = np.full(frame.shape, np.nan)
-    dx = max_pool_backward(dy, None, y, sh, sw, out=out[..., :6, :6], taps=taps)
+    dx = max_pool_backward_fast(dy, None, y, sh, sw, out=out[..., :6, :6], taps=taps)
     want_y, want_dx = np.empty_like(y), np.zeros_like(x)
     for idx in np.ndindex(y.shape):
         i, j = idx[-2] * sh, idx[-1] * sw
@@ -110,16 +140,21 @@ def test_max_pool_on_taps_of_a_strided_frame_matches_a_window_loop(sh, sw):
     np.testing.assert_array_equal(y, want_y)
     np.testing.assert_array_equal(dx, want_dx)
     assert not np.isnan(out[..., :6, :6]).any() and np.isnan(out[..., 6:, :]).all()
-    np.testing.assert_array_equal(max_pool_backward(dy, x, y, sh, sw), want_dx)   # from x
+    np.testing.assert_array_equal(max_pool_backward_fast(dy, x, y, sh, sw), want_dx)   # from x
+    y_plain, cache = max_pool_forward(x, sh, sw)
+    np.testing.assert_array_equal(y_plain, want_y)
+    np.testing.assert_array_equal(max_pool_backward(dy, cache), want_dx)
 
 
 def test_avg_pool_forward_and_gradient():
     x = RNG.normal(size=(2, 3, 6, 9))
-    y = avg_pool_forward(x, 3, 3)
-    np.testing.assert_allclose(y, x.reshape(2, 3, 2, 3, 3, 3).mean(axis=(3, 5)), rtol=1e-13)
+    y, cache = avg_pool_forward(x, 3, 3)
+    oracle = [[[[x[c, n, 3 * i:3 * i + 3, 3 * j:3 * j + 3].sum() / 9 for j in range(3)]
+                for i in range(2)] for n in range(3)] for c in range(2)]
+    np.testing.assert_allclose(y, oracle, rtol=1e-13)
     R = RNG.normal(size=y.shape)
-    dx = avg_pool_backward(R, x.shape, 3, 3)
-    assert_grad_close(dx, numeric_grad(lambda: float(np.sum(avg_pool_forward(x, 3, 3) * R)), x),
+    dx = avg_pool_backward(R, cache)
+    assert_grad_close(dx, numeric_grad(lambda: float(np.sum(avg_pool_forward(x, 3, 3)[0] * R)), x),
                       what="avg-pool dx")
     # spread evenly: each input of a window gets dy / 9
     np.testing.assert_allclose(dx[..., :3, :3], np.full((2, 3, 3, 3), 1 / 9) * R[..., :1, :1])
@@ -214,7 +249,7 @@ def test_conv_layer_every_activation(actfunc):
 @pytest.mark.parametrize("extra", [0, 5])
 def test_long_dense_layer_in_row_blocks(extra):
     """A layer with more than K_CHUNK inputs takes its products over row blocks (and a tail)."""
-    from reglab.nn.layers.dense import K_CHUNK, _blocks
+    from reglab.nn.layers.fast_dense import K_CHUNK, _blocks
     width = 16
     fan_in = 3 * K_CHUNK + extra
     k, c = _blocks(fan_in)
@@ -305,7 +340,6 @@ def _kink_margin(model, xs):
                 xin = x.transpose(1, 2, 3, 0).reshape(x.shape[1], -1) if x.ndim == 4 else x
                 z = xin @ layer.params["w"] + layer.params["b"]
             else:
-                from reglab.nn.layers.conv import conv2d_forward
                 z = conv2d_forward(x, layer.params["k"], layer.params["b"])[0]
             margin = min(margin, float(np.abs(z).min()))
         x = y
@@ -365,11 +399,11 @@ FUSED_KINDS = [["conv", {"ksize": 3, "chn": 4}],
 def test_max_pool_positive_only_blocks_windows_whose_maximum_is_zero():
     # z of a black photo patch with zero bias is exactly 0: relu(max) = 0, and ReLU'(0) = 0
     z = np.array([[[[0.0, 0.0, 3.0, -1.0], [-1.0, 0.0, 3.0, 2.0]]]])
-    y = np.maximum(max_pool_forward(z, 2, 2), 0)
+    y = np.maximum(max_pool_forward_fast(z, 2, 2), 0)
     dy = np.array([[[[5.0, 7.0]]]])
-    np.testing.assert_array_equal(max_pool_backward(dy, z, y, 2, 2, positive_only=True),
+    np.testing.assert_array_equal(max_pool_backward_fast(dy, z, y, 2, 2, positive_only=True),
                                   [[[[0, 0, 7, 0], [0, 0, 0, 0]]]])
-    np.testing.assert_array_equal(max_pool_backward(dy, z, y, 2, 2),
+    np.testing.assert_array_equal(max_pool_backward_fast(dy, z, y, 2, 2),
                                   [[[[5, 0, 7, 0], [0, 0, 0, 0]]]])
 
 
@@ -408,10 +442,10 @@ def test_fused_forward_equals_the_layer_by_layer_definition():
     xs = model._to_input(ds.tr_xs)
     p = [l.params for l in model.layers]
     h = np.maximum(conv2d_forward(xs, p[0]["k"], p[0]["b"])[0], 0)
-    h = max_pool_forward(h, 2, 2)
+    h = max_pool_forward(h, 2, 2)[0]
     h = np.maximum(conv2d_forward(h, p[2]["k"], p[2]["b"])[0], 0)
     h = np.maximum(conv2d_forward(h, p[3]["k"], p[3]["b"])[0], 0)
-    h = avg_pool_forward(h, 2, 2)
+    h = avg_pool_forward(h, 2, 2)[0]
     h = h.transpose(1, 2, 3, 0).reshape(h.shape[1], -1) @ p[5]["w"] + p[5]["b"]
     for train in (True, False, True):       # workspaces of both modes, reused
         np.testing.assert_allclose(model.forward(xs, train), h, rtol=1e-12, atol=1e-12)

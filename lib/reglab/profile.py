@@ -2,8 +2,8 @@
 
 A :class:`Profile` gathers every place where the book's code (『파이썬 날코딩으로 알고 짜는
 딥러닝』, chapters 5–8) departs from textbook math. Each field names the erratum it stands for
-(E1–E9 in ``shared/reference/book_semantics.md``; the same ids are used in the report's section
-"교재 코드와의 차이"). Layers and the model read fields of the profile; nothing compares profile
+(E1–E9, the ids the report's section "교재 코드와의 차이" explains; ``Profile.describe()`` lists
+them). Layers and the model read fields of the profile; nothing compares profile
 names, so a single switch can be flipped for an ablation::
 
     from reglab.profile import BOOK

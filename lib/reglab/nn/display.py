@@ -1,7 +1,7 @@
 """The book's printed lines and figures, as pure formatting functions plus thin plotting helpers.
 
 Everything a run prints goes through here so the notebooks, the report and the tests agree on
-the exact strings (book_semantics §2.3, §2.5, §4.1).
+the exact strings (those of the book's train, test and parameter-histogram output).
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""Layer types of the book's configuration language, each with a pure functional core.
+"""Layer types of the book's configuration language.
+
+Each layer file opens with its equations and holds them as plain functions (``dense_forward``,
+``conv2d_forward``, ``max_pool_backward``, ...), followed by the layer class. The classes
+compute the same numbers with faster forms kept in ``fast_dense``, ``fast_conv`` and
+``fast_pool`` (tested equal to the plain ones).
 
 ``LAYER_TYPES`` maps the book's layer names to classes; :func:`build_layer` makes one.
 """
@@ -26,13 +31,13 @@ SPATIAL_KINDS = ("conv", "max", "avg", "batch_normal")
 
 
 def link_layers(layers) -> None:
-    """Fuse a ReLU convolution with the max pool right after it (the fast form of the pair).
+    """Fuse each ReLU convolution with a max pool right after it (the fast form of the pair).
 
     The convolution then hands its pre-activation ``z`` to the pool, which computes
     ``relu(max(z)) = max(relu(z))`` on a quarter of the elements and, backwards, routes only
     windows whose maximum is positive: exactly the ReLU derivative at the routed position (see
-    :func:`reglab.nn.layers.pool.max_pool_backward`). The pool also writes its input gradient
-    straight into the convolution's gradient frame, which saves a full-size copy.
+    :func:`reglab.nn.layers.fast_pool.max_pool_backward_fast`). The pool also writes its input
+    gradient straight into the convolution's gradient frame, which saves a full-size copy.
     """
     for a, b in zip(layers, layers[1:]):
         if a.kind == "conv" and b.kind == "max" and a.actfunc == "relu":

@@ -2,232 +2,45 @@
 
 Notes
 -----
-For input ``x`` of shape ``(C_in, N, H, W)`` and kernel ``k`` of the book's shape
-``(kh, kw, C_in, C_out)`` the layer computes the cross-correlation
+For input ``x`` of shape ``(C_in, N, H, W)``, kernel ``k`` of the book's shape
+``(kh, kw, C_in, C_out)`` and bias ``b`` (C_out,), let x̃ be ``x`` zero-padded by
+``(kh-1)//2`` rows on top and ``kh-1-(kh-1)//2`` at the bottom (likewise ``(kw-1)//2`` columns
+on the left and the rest on the right). The layer computes the cross-correlation
 
-    z[o, n, i, j] = b[o] + Σ_{dy, dx, c} k[dy, dx, c, o] · x̃[c, n, i + dy, j + dx]
+    z[o, n, i, j] = b[o] + Σ_{u, v, c} k[u, v, c, o] · x̃[c, n, i + u, j + v],     y = act(z)
 
-where x̃ is ``x`` zero-padded by ``(kh-1)//2`` rows on top and ``kh-1-(kh-1)//2`` at the bottom
-(likewise left/right), and then ``y = act(z)``.
+and, backwards, with ``dz = dy ⊙ act'(z)``:
 
-Fast form (the *frame*): the padded input is kept as one long row per channel,
-``x̃_flat[c, p]`` with ``p = n·Hp·Wp + i·Wp + j``. A shift by ``(dy, dx)`` is then a shift of
-``dy·Wp + dx`` along that row, so the im2col matrix of a run of columns is one strided copy
-(a ``(kh, kw, C, n)`` view of the row) and the convolution one matrix product
-``z_flat = K (C_out × kh·kw·C_in) @ cols``, computed chunk by chunk of columns so that each
-chunk of ``cols`` is still in cache when the product reads it; bias and activation are applied
-to the chunk right after its product. The output stays in the same frame: ``z[o, n, i, j]`` is
-``z_flat[o, n·Hp·Wp + i·Wp + j]`` and positions ``i >= H`` or ``j >= W`` are padding garbage,
-never read (the layer returns a strided view of the valid part). The backward pass uses the
-same frame, with ``dz_flat`` zero on the garbage positions: ``dK`` is one batched product of the
-frame's shifted rows (a strided view, no copy) with ``dz_flatᵀ``, ``db`` the row sums of
-``dz_flat``, and ``dx̃`` the sum of the ``kh·kw`` shifted row blocks of ``Kᵀ @ dz_flat``.
+    dk[u, v, c, o] = Σ_{n, i, j} x̃[c, n, i + u, j + v] · dz[o, n, i, j]
+    db[o]          = Σ_{n, i, j} dz[o, n, i, j]
+    dx̃[c, n, i + u, j + v] += Σ_o k[u, v, c, o] · dz[o, n, i, j]     for every tap (u, v)
 
-The layer object keeps its frames between steps (one set per batch size and mode, so nothing
-large is allocated per step); the arrays it returns are views of those frames, valid until the
-layer's next call with the same batch size and mode. (Letting the neighbouring pool layers
-write straight into the frames was measured slower: numpy's loops over strided views with
-short rows cost more than the copies they save.) The functions :func:`conv2d_forward` and
-:func:`conv2d_backward` run the same code on fresh frames and return new arrays.
+and ``dx`` is the unpadded part of ``dx̃``. :func:`conv2d_forward` and :func:`conv2d_backward`
+are these sums as plain numpy, one ``einsum`` per kernel tap. The layer class computes the same
+sums as a few large matrix products on a padded, flattened *frame* (:mod:`.fast_conv`).
 
 Report section: 2.1.2 (the CNN models flowers_cnn_1..4).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import lru_cache
-
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
-from ..activations import activate, activation_backward
+from ..activations import activation_backward
 from .base import Layer, ParamSpec
+from .fast_conv import Workspace, correlate_frame, frame_gradients, get_frame
 
-__all__ = ["conv2d_forward", "conv2d_backward", "kernel_gradient", "Conv2D", "Frame"]
-
-
-# Columns of the im2col matrix are built and consumed in chunks of about this many bytes, so a
-# chunk stays in the core's L2 cache between the copy and the product (conv1 on a batch of 10
-# would otherwise stream a 10 MB matrix through memory twice per pass; chunking made its
-# forward 2x and its kernel gradient 1.8x faster on the reference machine).
-CHUNK_BYTES = 1 << 19
-# OpenBLAS's sgemm for the chunk products drops from ~100 to ~40 GFLOP/s once a chunk passes
-# ~1500 columns if the im2col matrix has more than ~32 rows (measured for conv2's 55×n @ n×12:
-# 99 GFLOP/s at 1280 columns, 41 at 1536 and above); conv1's 28 rows run best at ~4700.
-WIDE_ROWS, WIDE_MAX_COLS = 32, 1280
-# Column block of the kernel-gradient products (see kernel_gradient): 1024..4096 measured alike
-# on a half-batch lane, but conv3 at batch 10 took 820 µs at 4096 against 399 at 2048.
-DK_BLOCK = 2048
+__all__ = ["same_padding", "conv2d_forward", "conv2d_backward", "Conv2D"]
 
 
-@dataclass(frozen=True)
-class Frame:
-    """Geometry of the padded, flattened layout of a ``(C, N, H, W)`` batch for a kh×kw kernel."""
-
-    N: int
-    H: int
-    W: int
-    kh: int
-    kw: int
-    top: int = field(init=False)
-    left: int = field(init=False)
-    Hp: int = field(init=False)
-    Wp: int = field(init=False)
-    P: int = field(init=False)        # frame length per channel, N·Hp·Wp
-    L: int = field(init=False)        # computed columns; every valid output position is < L
-
-    def __post_init__(self):
-        s = object.__setattr__
-        s(self, "top", (self.kh - 1) // 2)
-        s(self, "left", (self.kw - 1) // 2)
-        s(self, "Hp", self.H + self.kh - 1)
-        s(self, "Wp", self.W + self.kw - 1)
-        s(self, "P", self.N * self.Hp * self.Wp)
-        # the largest valid p is N·Hp·Wp − kh·Wp + W − 1 < L
-        s(self, "L", self.P - (self.kh - 1) * self.Wp - (self.kw - 1))
-
-    def offsets(self):
-        return [dy * self.Wp + dx for dy in range(self.kh) for dx in range(self.kw)]
-
-    def chunks(self, rows: int, itemsize: int):
-        n = max(256, CHUNK_BYTES // (rows * itemsize))
-        if rows > WIDE_ROWS:
-            n = min(n, WIDE_MAX_COLS)
-        return [(a, min(a + n, self.L)) for a in range(0, self.L, n)]
-
-    def _view(self, flat, i0, j0):
-        return flat.reshape(flat.shape[0], self.N, self.Hp, self.Wp)[:, :, i0:i0 + self.H,
-                                                                     j0:j0 + self.W]
-
-    def interior(self, flat):
-        """The input positions of a padded frame ``(C, P)``: a ``(C, N, H, W)`` view."""
-        return self._view(flat, self.top, self.left)
-
-    def valid(self, flat):
-        """The output positions of an output frame ``(C, P)``: a ``(C, N, H, W)`` view."""
-        return self._view(flat, 0, 0)
-
-
-@lru_cache(maxsize=64)
-def _frame(N, H, W, kh, kw) -> Frame:
-    return Frame(N, H, W, kh, kw)
-
-
-def _ones_row(buf, n):
-    buf[:n] = 1
-
-
-def im2col_chunk(flat: np.ndarray, offsets, a: int, e: int, buf: np.ndarray) -> np.ndarray:
-    """Columns ``a..e`` of the im2col matrix of a padded frame, with a row of ones on top.
-
-    Returns ``(1 + kh·kw·C, e − a)`` in ``buf``: row 0 is 1 (it carries the bias in the product
-    and gives ``db`` in the kernel gradient), row ``1 + s·C + c`` holds
-    ``flat[c, a + offsets[s] : e + offsets[s]]`` (nine contiguous block copies for a 3×3 kernel;
-    measured faster than one copy of a 4-D strided view). Row 0 of ``buf`` must hold ones for
-    the first ``e − a`` columns (see :func:`_ones_row`).
-    """
-    C = flat.shape[0]
-    n = e - a
-    cols = buf[:(1 + len(offsets) * C) * n].reshape(1 + len(offsets) * C, n)
-    taps = cols[1:].reshape(len(offsets), C, n)
-    for s, off in enumerate(offsets):
-        taps[s] = flat[:, a + off:e + off]
-    return cols
-
-
-def correlate_frame(xflat, k, b, actfunc, f: Frame, zflat, buf) -> None:
-    """``zflat[:, :L] = act([b | K] @ [1; cols])`` chunk by chunk (the forward pass on frames).
-
-    Parameters
-    ----------
-    xflat : ndarray (C_in, P), the zero-padded input frame
-    k : ndarray (kh, kw, C_in, C_out)
-    b : ndarray (C_out,)
-    actfunc : str or None
-        Activation applied to the whole output afterwards (None: leave ``z``).
-    f : Frame
-    zflat : ndarray (C_out, P), written on ``[:, :L]``
-    buf : ndarray from :func:`_scratch`
-    """
-    kh, kw, cin, cout = k.shape
-    rows = kh * kw * cin
-    kb = np.empty((cout, 1 + rows), dtype=k.dtype)      # [b | K]: bias folded into the product
-    kb[:, 0] = b
-    kb[:, 1:] = k.reshape(rows, cout).T
-    chunks = f.chunks(rows, xflat.itemsize)
-    offsets = f.offsets()
-    _ones_row(buf, chunks[0][1] - chunks[0][0])
-    for a, e in chunks:
-        np.matmul(kb, im2col_chunk(xflat, offsets, a, e, buf), out=zflat[:, a:e])
-    if actfunc is not None:
-        z = zflat[:, :f.L]
-        activate(actfunc, z, out=z)
-
-
-def kernel_gradient(xflat, dzflat, f: Frame, kh: int, kw: int) -> np.ndarray:
-    """``dk[dy, dx, c, o] = Σ_p x̃[c, p + dy·Wp + dx] · dz[o, p]`` straight from the frames.
-
-    The shifted input rows of every tap are one 4-D strided view ``(kh, kw, C_in, L)`` of the
-    padded frame (no im2col copy), so the whole kernel gradient is a batched product with
-    ``dzᵀ``, taken over column blocks of ``DK_BLOCK`` (OpenBLAS is slow on products this flat)
-    and summed in block order. Measured against im2col chunks (µs, one core): conv1 of a
-    flowers_cnn_1 lane (batch 5) 324 against 393, conv2 181 against 301, conv3 164 against 332;
-    at batch 10 conv2 382 against 632, conv3 399 against 668.
-    """
-    cin, L = xflat.shape[0], f.L
-    item = xflat.strides[1]
-    taps = as_strided(xflat, (kh, kw, cin, L), (f.Wp * item, item, xflat.strides[0], item),
-                      writeable=False)                # taps[dy, dx, c, p] = x̃[c, p + dy·Wp + dx]
-    dzt = dzflat[:, :L].T
-    dk = np.zeros((kh, kw, cin, dzflat.shape[0]), dtype=np.result_type(dzflat, xflat))
-    for a in range(0, L, DK_BLOCK):
-        dk += np.matmul(taps[..., a:a + DK_BLOCK], dzt[a:a + DK_BLOCK])
-    return dk
-
-
-def frame_gradients(xflat, dzflat, k, f: Frame, dxflat=None):
-    """Kernel, bias and (optionally) input-frame gradients from ``dz`` in frame form.
-
-    Parameters
-    ----------
-    xflat : ndarray (C_in, P), the padded input frame of the forward pass
-    dzflat : ndarray (C_out, P), ``dz`` on the valid positions and 0 everywhere else
-    k : ndarray (kh, kw, C_in, C_out)
-    dxflat : ndarray (C_in, P) or None
-        Receives ``dx̃`` (its :meth:`Frame.interior` is ``dx``); None skips the input gradient.
-
-    Returns
-    -------
-    dk : ndarray (kh, kw, C_in, C_out), new
-    db : ndarray (C_out,), new
-    """
-    kh, kw, cin, cout = k.shape
-    L = f.L
-    dk = kernel_gradient(xflat, dzflat, f, kh, kw)
-    db = dzflat[:, :L].sum(axis=1)                  # the garbage positions of dz are 0
-    if dxflat is not None:
-        # dx̃ = Σ_s shift_s(K_sᵀ dz): one product for all taps, then kh·kw shifted adds. (One
-        # small product per tap, each added while in cache, was 10–20 % faster on a half-batch
-        # lane but 30–60 % slower at batch 10, where the frames no longer fit the L2 cache.)
-        offsets = f.offsets()
-        dcols = (k.reshape(kh * kw * cin, cout) @ dzflat[:, :L]).reshape(kh * kw, cin, L)
-        dxflat[:, :L] = dcols[0]                # offsets[0] == 0
-        dxflat[:, L:] = 0
-        for s in range(1, len(offsets)):
-            off = offsets[s]
-            dxflat[:, off:off + L] += dcols[s]
-    return dk, db
-
-
-def _scratch(f: Frame, cin: int, dtype) -> np.ndarray:
-    rows = f.kh * f.kw * cin
-    a, e = f.chunks(rows, np.dtype(dtype).itemsize)[0]
-    return np.empty((1 + rows) * (e - a), dtype=dtype)
+def same_padding(size: int) -> tuple[int, int]:
+    """Zero rows (or columns) ``(before, after)`` that keep the size for a kernel of ``size``."""
+    before = (size - 1) // 2
+    return before, size - 1 - before
 
 
 def conv2d_forward(x: np.ndarray, k: np.ndarray, b: np.ndarray):
-    """Pre-activation output of a stride-1 SAME convolution.
+    """Pre-activation of a stride-1 SAME convolution.
 
     Parameters
     ----------
@@ -237,77 +50,63 @@ def conv2d_forward(x: np.ndarray, k: np.ndarray, b: np.ndarray):
 
     Returns
     -------
-    z : ndarray, shape (C_out, N, H, W), a new array
-    cache : tuple
-        What :func:`conv2d_backward` needs (the padded input frame, the kernel, the geometry).
+    z : ndarray, shape (C_out, N, H, W)
+    cache : tuple ``(xp, k)`` for :func:`conv2d_backward` (``xp`` is the padded input)
     """
-    kh, kw, cin, cout = k.shape
-    if cin != x.shape[0]:
-        raise ValueError(f"kernel expects {cin} input channels, got {x.shape[0]}")
-    C, N, H, W = x.shape
-    f = _frame(N, H, W, kh, kw)
-    dtype = np.result_type(x, k)
-    xflat = np.zeros((C, f.P), dtype=dtype)
-    f.interior(xflat)[...] = x
-    zflat = np.empty((cout, f.P), dtype=dtype)
-    correlate_frame(xflat, k, b, None, f, zflat, _scratch(f, C, dtype))
-    return f.valid(zflat).copy(), (xflat, k, f)
+    kh, kw, _, C_out = k.shape
+    _, N, H, W = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), same_padding(kh), same_padding(kw)))
+    z = np.zeros((C_out, N, H, W), dtype=np.result_type(x, k))
+    for u in range(kh):
+        for v in range(kw):
+            z += np.einsum("co,cnhw->onhw", k[u, v], xp[:, :, u:u + H, v:v + W])
+    z += b[:, None, None, None]
+    return z, (xp, k)
 
 
-def conv2d_backward(dz: np.ndarray, cache, need_dx: bool = True):
+def conv2d_backward(dz: np.ndarray, cache):
     """Gradients of a stride-1 SAME convolution.
 
     Parameters
     ----------
     dz : ndarray, shape (C_out, N, H, W)
-        Gradient with respect to the pre-activation ``z``.
+        Gradient of the loss with respect to the pre-activation ``z``.
     cache : tuple from :func:`conv2d_forward`
-    need_dx : bool
-        Skip the input gradient (the first layer does not need it).
 
     Returns
     -------
-    dx : ndarray (C_in, N, H, W) or None
-    dk : ndarray (kh, kw, C_in, C_out)
-    db : ndarray (C_out,)
+    dx : ndarray, shape (C_in, N, H, W)
+    dk : ndarray, shape (kh, kw, C_in, C_out)
+    db : ndarray, shape (C_out,)
     """
-    xflat, k, f = cache
-    C = xflat.shape[0]
-    cout = k.shape[3]
-    dzflat = np.zeros((cout, f.P), dtype=np.result_type(dz, xflat))
-    f.valid(dzflat)[...] = dz
-    dxflat = np.empty((C, f.P), dtype=dzflat.dtype) if need_dx else None
-    dk, db = frame_gradients(xflat, dzflat, k, f, dxflat)
-    dx = f.interior(dxflat).copy() if need_dx else None
+    xp, k = cache
+    kh, kw, _, _ = k.shape
+    _, _, H, W = dz.shape
+    dxp = np.zeros_like(xp)
+    dk = np.zeros_like(k)
+    for u in range(kh):
+        for v in range(kw):
+            dk[u, v] = np.einsum("cnhw,onhw->co", xp[:, :, u:u + H, v:v + W], dz)
+            dxp[:, :, u:u + H, v:v + W] += np.einsum("co,onhw->cnhw", k[u, v], dz)
+    db = dz.sum(axis=(1, 2, 3))
+    top, left = same_padding(kh)[0], same_padding(kw)[0]
+    dx = dxp[:, :, top:top + H, left:left + W]
     return dx, dk, db
-
-
-class _Workspace:
-    """The frames of one batch size and mode: input, output, output gradient, input gradient."""
-
-    def __init__(self, f: Frame, cin: int, cout: int, dtype, train: bool):
-        self.frame = f
-        self.xflat = np.zeros((cin, f.P), dtype)       # padding stays 0: only the interior is written
-        self.xin = f.interior(self.xflat)
-        self.zflat = np.empty((cout, f.P), dtype)
-        self.y = f.valid(self.zflat)
-        self.buf = _scratch(f, cin, dtype)
-        if train:
-            self.dzflat = np.zeros((cout, f.P), dtype)  # garbage positions stay 0
-            self.dzin = f.valid(self.dzflat)
-            self.dxflat = np.empty((cin, f.P), dtype)
-            self.dx = f.interior(self.dxflat)
 
 
 class Conv2D(Layer):
     """The book's 'conv' layer: ``['conv', {'ksize': 3, 'chn': 6, 'actfunc': 'relu'}]``.
 
+    Runs on the frames of :mod:`.fast_conv`, one :class:`~.fast_conv.Workspace` per batch size
+    and mode; the arrays it returns are views of them, valid until its next call with the same
+    batch size and mode.
+
     Attributes
     ----------
     act_grad_fused : bool
-        Set by the model when the next layer is a max pool: this layer then returns the
-        pre-activation ``z``, the pool applies the ReLU and its derivative, and
-        :meth:`backward` takes ``dout`` as ``dz``.
+        Set by :func:`~reglab.nn.layers.link_layers` when the next layer is a max pool: this
+        layer then returns the pre-activation ``z``, the pool applies the ReLU and its
+        derivative, and :meth:`backward` takes ``dout`` as ``dz``.
     """
 
     kind = "conv"
@@ -331,15 +130,14 @@ class Conv2D(Layer):
         return [ParamSpec("k", (self.kh, self.kw, self.in_shape[2], self.cout), "normal", "weight"),
                 ParamSpec("b", (self.cout,), "zeros", "bias")]
 
-
-    def _workspace(self, n: int, train: bool) -> _Workspace:
+    def _workspace(self, n: int, train: bool) -> Workspace:
         key = (n, bool(train))
         ws = self._spaces.get(key)
         if ws is None:
             if len(self._spaces) >= self.MAX_WORKSPACES:     # e.g. many eval chunk sizes
                 self._spaces.pop(next(iter(self._spaces)))
             H, W, C = self.in_shape
-            ws = _Workspace(_frame(n, H, W, self.kh, self.kw), C, self.cout, self.dtype, train)
+            ws = Workspace(get_frame(n, H, W, self.kh, self.kw), C, self.cout, self.dtype, train)
             self._spaces[key] = ws
         return ws
 

@@ -18,15 +18,32 @@ import numpy as np
 
 from .base import Layer
 
-__all__ = ["dropout_forward", "Dropout"]
+__all__ = ["dropout_forward", "dropout_backward", "Dropout"]
 
 
 def dropout_forward(x: np.ndarray, keep_prob: float, rng: np.random.Generator):
-    """Return ``(y, scaled_mask)`` with ``y = x * scaled_mask``; the mask holds 0 or 1/keep_prob."""
+    """Inverted dropout while training.
+
+    Parameters
+    ----------
+    x : ndarray, any shape
+    keep_prob : float in (0, 1]
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    y : ndarray, shape of ``x``, ``x * mask``
+    mask : ndarray, shape of ``x``, holding 0 or 1/keep_prob (the cache for the backward pass)
+    """
     u = rng.random(x.shape, dtype=x.dtype if x.dtype in (np.float32, np.float64) else np.float64)
     mask = (u < keep_prob).astype(x.dtype)
     mask *= mask.dtype.type(1.0 / keep_prob)
     return x * mask, mask
+
+
+def dropout_backward(dy: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``dx = dy * mask`` with the scaled mask of :func:`dropout_forward`."""
+    return dy * mask
 
 
 class Dropout(Layer):
@@ -46,4 +63,4 @@ class Dropout(Layer):
         return y
 
     def backward(self, dout):
-        return dout if self._mask is None else dout * self._mask
+        return dout if self._mask is None else dropout_backward(dout, self._mask)
