@@ -22,8 +22,11 @@ import pytest
 
 from reglab.pipeline.experiments import CHAPTER8_RUNS, get_run
 from reglab.profile import Profile
-from reglab.report import content as rc
-from reglab.report import render
+from reglab.report import chapter_analysis as analysis
+from reglab.report import chapter_sentences as sentences
+from reglab.report import chapter_tables as tables
+from reglab.report import figures, render
+from reglab.report.records import ReportData, build_report_data, load_report_data
 from reglab.pipeline.record import execute_run, make_config, write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,19 +87,19 @@ def make_record(template: dict, name: str, profile: str, test_acc: float,
     return r
 
 
-def make_data(template, accs: dict, profiles=("book",), **per_run) -> rc.ReportData:
+def make_data(template, accs: dict, profiles=("book",), **per_run) -> ReportData:
     """ReportData from ``{name: test_acc}`` (same numbers for every profile)."""
     records = {}
     for p in profiles:
         for name, acc in accs.items():
             kw = {k: v[name] for k, v in per_run.items() if name in v}
             records[(p, name)] = make_record(template, name, p, acc, **kw)
-    return rc.build_report_data(records, profiles)
+    return build_report_data(records, profiles)
 
 
 # ----------------------------------------------------------------------------- loading
 def test_load_statuses(runs_dir):
-    data = rc.load_report_data(runs_dir, ["book", "exact"])
+    data = load_report_data(runs_dir, ["book", "exact"])
     assert data.profiles == ["book", "exact"]
     assert data.entry(*FAILED).status == "failed"
     assert FAIL_MSG in data.entry(*FAILED).error
@@ -109,33 +112,35 @@ def test_load_statuses(runs_dir):
 def test_unreadable_file_is_a_failure_and_empty_profile_is_skipped(tmp_path, runs_dir):
     shutil.copytree(runs_dir / "book", tmp_path / "book")
     (tmp_path / "book" / "flowers_model_2.json").write_text("{not json", encoding="utf-8")
-    data = rc.load_report_data(tmp_path, ["book", "exact"])
+    data = load_report_data(tmp_path, ["book", "exact"])
     assert data.profiles == ["book"] and data.skipped == ["exact"]
     assert data.entry("book", "flowers_model_2").status == "failed"
     assert "읽을 수 없습니다" in data.entry("book", "flowers_model_2").error
-    overview = rc.overview_markdown(data)
+    overview = sentences.overview_markdown(data)
     assert "exact (교과서 수식)** 프로파일은 결과 파일이 하나도 없어" in overview
-    assert "exact" not in rc.accuracy_table_html(data)
+    assert "exact" not in tables.accuracy_table_html(data)
 
 
 def test_empty_results_do_not_crash(tmp_path):
-    data = rc.load_report_data(tmp_path / "nothing", ["book", "exact"])
+    data = load_report_data(tmp_path / "nothing", ["book", "exact"])
     assert data.profiles == [] and data.skipped == ["book", "exact"]
-    assert "완료된 실행 결과가 없습니다" in rc.overview_markdown(data)
-    for fn in (rc.accuracy_table_html, rc.accuracy_sentences, rc.near_zero_table_html,
-               rc.near_zero_sentences, rc.overhead_table_html, rc.overhead_sentences,
-               rc.overfitting_markdown, rc.seed_comparison_table_html, rc.errata_table_html,
-               rc.profile_diff_table_html, rc.profile_diff_sentences):
+    assert "완료된 실행 결과가 없습니다" in sentences.overview_markdown(data)
+    for fn in (tables.accuracy_table_html, sentences.accuracy_sentences,
+               tables.near_zero_table_html, sentences.near_zero_sentences,
+               tables.overhead_table_html, sentences.overhead_sentences,
+               sentences.overfitting_markdown, tables.seed_comparison_table_html,
+               tables.errata_table_html, tables.profile_diff_table_html,
+               sentences.profile_diff_sentences):
         assert isinstance(fn(data), str)
-    assert rc.overfitting_figure(data) is None
-    assert rc.overfitting_pick(data) is None
+    assert figures.overfitting_figure(data) is None
+    assert analysis.overfitting_pick(data) is None
 
 
 def test_overview_numbers_come_from_records(runs_dir):
-    data = rc.load_report_data(runs_dir)
+    data = load_report_data(runs_dir)
     rec = data.entry("book", "flowers_model_1").record
     ds = rec["dataset"]
-    text = rc.overview_markdown(data)
+    text = sentences.overview_markdown(data)
     total = ds["train"] + ds["validation"] + ds["test"]
     assert f"꽃 사진 {total}장" in text and f"학습 {ds['train']}장" in text
     assert f"{len(ds['classes'])}가지" in text
@@ -149,25 +154,25 @@ MLP3 = ("flowers_model_1", "flowers_model_2", "flowers_model_3")
 
 def test_best_model_sentence_follows_the_numbers(template):
     data = make_data(template, dict(zip(MLP3, (0.50, 0.30, 0.20))))
-    s1 = rc.best_model_sentence(data, "book", "mlp")
+    s1 = sentences.best_model_sentence(data, "book", "mlp")
     assert "가장 높은 MLP 모델은 flowers_model_1" in s1 and "0.500" in s1
     swapped = make_data(template, dict(zip(MLP3, (0.30, 0.50, 0.20))))
-    s2 = rc.best_model_sentence(swapped, "book", "mlp")
+    s2 = sentences.best_model_sentence(swapped, "book", "mlp")
     assert "가장 높은 MLP 모델은 flowers_model_2" in s2
     assert s1 != s2
     tie = make_data(template, dict(zip(MLP3, (0.4, 0.4, 0.2))))
-    s3 = rc.best_model_sentence(tie, "book", "mlp")
+    s3 = sentences.best_model_sentence(tie, "book", "mlp")
     assert "2개" in s3 and "flowers_model_1" in s3 and "flowers_model_2" in s3
     # values shown the same (three decimals) are the same in sentences too
     same = make_data(template, dict(zip(MLP3, (0.3331, 0.3334, 0.3332))))
-    assert "모두 같습니다" in rc.best_model_sentence(same, "book", "mlp")
+    assert "모두 같습니다" in sentences.best_model_sentence(same, "book", "mlp")
 
 
 def test_technique_effect_says_higher_lower_or_same(template):
     data = make_data(template, {"flowers_model_1": 0.30, "flowers_model_2": 0.40,
                                 "flowers_model_3": 0.20, "flowers_cnn_1": 0.60,
                                 "flowers_cnn_2": 0.60})
-    lines = rc.technique_effect_sentences(data, "book")
+    lines = sentences.technique_effect_sentences(data, "book")
     text = "\n".join(lines)
     l2 = next(s for s in lines if "flowers_model_2" in s)
     l1 = next(s for s in lines if "flowers_model_3" in s)
@@ -184,12 +189,12 @@ def test_near_zero_sentence_names_the_model_with_most(template):
     accs = dict(zip(MLP3, (0.3, 0.3, 0.3)))
     data = make_data(template, accs, near={"flowers_model_1": 5, "flowers_model_2": 7,
                                            "flowers_model_3": 600})
-    s = rc.near_zero_sentences(data)
+    s = sentences.near_zero_sentences(data)
     assert "가장 많은 모델은 flowers_model_3" in s and "600개" in s and "120.0배" in s
     data = make_data(template, accs, near={"flowers_model_1": 5, "flowers_model_2": 900,
                                            "flowers_model_3": 600})
-    assert "가장 많은 모델은 flowers_model_2" in rc.near_zero_sentences(data)
-    table = rc.near_zero_table_html(data)
+    assert "가장 많은 모델은 flowers_model_2" in sentences.near_zero_sentences(data)
+    table = tables.near_zero_table_html(data)
     assert "900 / 1,000 (90.0%)" in table and "600,000" in table   # ours and the seed report's
 
 
@@ -199,12 +204,12 @@ def test_overhead_is_time_minus_baseline(template):
     secs = {"flowers_model_1": 100.0, "flowers_model_2": 150.0, "flowers_cnn_1": 200.0,
             "flowers_cnn_4": 180.0}
     data = make_data(template, accs, train_seconds=secs)
-    rows = {r["name"]: r for r in rc.overhead_rows(data, "book")}
+    rows = {r["name"]: r for r in analysis.overhead_rows(data, "book")}
     assert rows["flowers_model_2"]["overhead"] == pytest.approx(50.0)
     assert rows["flowers_model_2"]["percent"] == pytest.approx(50.0)
     assert rows["flowers_cnn_4"]["baseline"] == "flowers_cnn_1"
     assert rows["flowers_cnn_4"]["overhead"] == pytest.approx(-20.0)
-    s = rc.overhead_sentences(data)
+    s = sentences.overhead_sentences(data)
     assert "가장 많이 늘어난 기법은 L2 정규화" in s and "+50.0초" in s
     assert "flowers_cnn_4 (-20.0초)" in s
 
@@ -215,13 +220,13 @@ def test_overfitting_pick_uses_the_largest_gap_without_decay(template):
     losses = {"flowers_model_1": (1.0, 1.1), "flowers_model_2": (0.1, 5.0),  # decay: left out
               "flowers_cnn_1": (0.5, 1.4), "flowers_cnn_2": (0.8, 0.9)}
     data = make_data(template, accs, final_losses=losses)
-    entry, gap = rc.overfitting_pick(data)
+    entry, gap = analysis.overfitting_pick(data)
     assert entry.name == "flowers_cnn_1" and gap == pytest.approx(0.9)
-    text = rc.overfitting_markdown(data)
+    text = sentences.overfitting_markdown(data)
     assert "flowers_cnn_1" in text and "+0.900" in text and "과적합의 신호" in text
     no_gap = make_data(template, {"flowers_cnn_1": 0.3},
                        final_losses={"flowers_cnn_1": (1.0, 0.9)})
-    assert "뚜렷한 과적합이 보이지 않습니다" in rc.overfitting_markdown(no_gap)
+    assert "뚜렷한 과적합이 보이지 않습니다" in sentences.overfitting_markdown(no_gap)
 
 
 def test_profile_difference_sentences(template):
@@ -230,17 +235,17 @@ def test_profile_difference_sentences(template):
                          "flowers_cnn_2": (0.4, 0.4)}.items():
         records[("book", name)] = make_record(template, name, "book", b)
         records[("exact", name)] = make_record(template, name, "exact", x)
-    data = rc.build_report_data(records)
-    s = rc.profile_diff_sentences(data)
+    data = build_report_data(records)
+    s = sentences.profile_diff_sentences(data)
     assert "모델 3개" in s and "더 높은 모델 1개" in s and "더 낮은 모델 1개" in s
     assert "같은 모델 1개" in s and "차이가 가장 큰 모델은 flowers_model_1" in s
-    assert "+0.300" in rc.profile_diff_table_html(data)
+    assert "+0.300" in tables.profile_diff_table_html(data)
 
 
 def test_errata_table_lists_every_profile_field():
     fields = Profile.describe()
-    assert set(rc.FIELD_KO) == {d["field"] for d in fields}
-    table = rc.errata_table_html(rc.build_report_data({}))
+    assert set(tables.FIELD_KO) == {d["field"] for d in fields}
+    table = tables.errata_table_html(build_report_data({}))
     for d in fields:
         assert f"<code>{d['field']}</code>" in table
         assert f"<td>{d['erratum']}</td>" in table
@@ -248,15 +253,16 @@ def test_errata_table_lists_every_profile_field():
 
 
 def test_tables_show_failed_and_missing(runs_dir):
-    data = rc.load_report_data(runs_dir)
-    failed = rc.run_table_html(data.entry(*FAILED))
+    data = load_report_data(runs_dir)
+    failed = tables.run_table_html(data.entry(*FAILED))
     assert f"실패: {FAIL_MSG}" in failed and "Accuracy" not in failed
-    assert "결과 없음" in rc.run_table_html(data.entry(*MISSING))
-    ok = rc.run_table_html(data.entry("book", "flowers_model_1"))
+    assert "결과 없음" in tables.run_table_html(data.entry(*MISSING))
+    ok = tables.run_table_html(data.entry("book", "flowers_model_1"))
     for word in ("구분", "내용", "값", "조건", "Epoch", "hidden layer", "정규화 기법", "최종 결과",
                  "Accuracy", "Train time", "결과 화면", "[30, 10]", "<pre"):
         assert word in ok
-    for fn in (rc.accuracy_table_html, rc.seed_comparison_table_html, rc.overhead_table_html):
+    for fn in (tables.accuracy_table_html, tables.seed_comparison_table_html,
+               tables.overhead_table_html):
         html = fn(data)
         assert "실패: " in html and "결과 없음" in html
 
@@ -305,7 +311,7 @@ def test_html_report(built, runs_dir):
     assert result.notebook.exists() and result.html == out / "chapter8_report.html"
     for h in HEADINGS:
         assert re.search(rf"<h[1-4][^>]*>[^<]*{h}", html), h
-    data = rc.load_report_data(runs_dir)
+    data = load_report_data(runs_dir)
     for spec in CHAPTER8_RUNS:
         assert spec.name in html
     assert html.count('class="reglab runtable"') == len(CHAPTER8_RUNS) * 2

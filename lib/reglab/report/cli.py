@@ -12,12 +12,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..paths import project_root
+
 __all__ = ["add_report_parser", "run_report", "main"]
 
 
 def _project_path(*parts) -> Path:
-    from .render import PROJECT_ROOT
-    return PROJECT_ROOT.joinpath(*parts)
+    """``<checkout>/<parts>`` (the current folder if reglab does not run from a checkout)."""
+    return (project_root() or Path.cwd()).joinpath(*parts)
 
 
 def run_report(args) -> int:
@@ -30,7 +32,7 @@ def run_report(args) -> int:
     out_dir = Path(args.out) if args.out else _project_path("reports")
     try:
         if study:
-            from .study_content import build_study_report
+            from .render import build_study_report
             out = build_study_report(runs_dir, out_dir, pdf=not args.no_pdf, png=not args.no_pdf)
         else:
             out = build_report(runs_dir, out_dir, pdf=not args.no_pdf, png=not args.no_pdf,

@@ -1,8 +1,9 @@
-"""Render the chapter-8 report: execute the notebook, then HTML, PDF and a PNG of page 1.
+"""Render a report: execute its notebook, then HTML, PDF and a PNG of page 1.
 
 :func:`build_report` runs ``notebooks/chapter8_report.ipynb`` with papermill (kernel
 ``python3``, in the notebook's folder, ``runs_dir`` passed as an absolute path) and converts the
-executed notebook to a self-contained HTML page:
+executed notebook to a self-contained HTML page; :func:`build_study_report` does the same with
+``notebooks/study_report.ipynb`` and a ``study_dir``:
 
 * code inputs, prompts and the ``parameters`` / ``injected-parameters`` cells are removed
   (cell tags + ``exclude_input``), stderr streams are dropped, figures are base64 PNGs;
@@ -37,22 +38,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..fileio import atomic_path, write_text_atomic
+from ..paths import notebook_path
 
-__all__ = ["build_report", "ReportError", "ReportOutputs", "export_html", "print_pdf",
-           "page_png", "find_chromium", "tex_to_mathml", "NOTEBOOK", "TEMPLATES_DIR",
-           "REPORT_NAME", "PROJECT_ROOT"]
+__all__ = ["build_report", "build_study_report", "ReportError", "ReportOutputs", "export_html",
+           "print_pdf", "page_png", "find_chromium", "tex_to_mathml", "report_notebook",
+           "TEMPLATES_DIR", "REPORT_NAME", "STUDY_REPORT_NAME"]
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
-NOTEBOOK = PROJECT_ROOT / "notebooks" / "chapter8_report.ipynb"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATE_NAME = "reglab_report"
 REPORT_NAME = "chapter8_report"
 REPORT_TITLE = "8장 정규화 실험 보고서"
+STUDY_REPORT_NAME = "study_report"
+STUDY_REPORT_TITLE = "8장 정규화 반복 실험 보고서"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 
 class ReportError(RuntimeError):
     """The report could not be built (the notebook failed, or the PDF printer did)."""
+
+
+def report_notebook(name: str = f"{REPORT_NAME}.ipynb") -> Path:
+    """``notebooks/<name>`` of the checkout (:func:`reglab.paths.notebook_path`)."""
+    try:
+        return notebook_path(name)
+    except FileNotFoundError as exc:
+        raise ReportError(str(exc)) from None
 
 
 @dataclass
@@ -182,7 +192,6 @@ def export_html(executed_notebook, title: str = REPORT_TITLE) -> str:
     return body
 
 
-# ----------------------------------------------------------------------------- files
 # ----------------------------------------------------------------------------- PDF / PNG
 def find_chromium() -> str | None:
     """The first Chromium/Chrome on PATH (``$REGLAB_CHROMIUM`` overrides), or None."""
@@ -300,7 +309,7 @@ def execute_notebook(runs_dir, output_path, profiles=None, notebook=None,
     """
     import papermill as pm
 
-    notebook = Path(notebook or NOTEBOOK)
+    notebook = Path(notebook) if notebook else report_notebook()
     if not notebook.exists():
         raise ReportError(f"report notebook not found: {notebook}")
     params = {param: str(Path(runs_dir).resolve())}
@@ -340,7 +349,7 @@ def build_report(runs_dir, out_dir="reports", pdf: bool = True, png: bool = True
 
     Another report notebook (``notebook``) is rendered the same way under the file stem
     ``name`` with the HTML ``title``; its results folder is passed as the parameter ``param``
-    (the study report: :func:`reglab.report.study_content.build_study_report`).
+    (the study report: :func:`build_study_report`).
 
     Raises
     ------
@@ -350,6 +359,7 @@ def build_report(runs_dir, out_dir="reports", pdf: bool = True, png: bool = True
     if log is None:
         def log(msg):
             print(msg, file=sys.stderr, flush=True)
+    notebook = Path(notebook) if notebook else report_notebook()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     runs_dir = Path(runs_dir)
@@ -358,7 +368,7 @@ def build_report(runs_dir, out_dir="reports", pdf: bool = True, png: bool = True
             "\"결과 없음\" for every run")
     out = ReportOutputs(notebook=out_dir / f"{name}.ipynb", html=out_dir / f"{name}.html")
     t0 = time.perf_counter()
-    log(f"report: executing {Path(notebook or NOTEBOOK).name} on {runs_dir}")
+    log(f"report: executing {notebook.name} on {runs_dir}")
     with atomic_path(out.notebook) as tmp_nb:
         nb = execute_notebook(runs_dir, tmp_nb, profiles=profiles, notebook=notebook,
                               param=param)
@@ -393,3 +403,13 @@ def build_report(runs_dir, out_dir="reports", pdf: bool = True, png: bool = True
                     log(f"report: wrote {out.png}")
     out.seconds["total"] = time.perf_counter() - t0
     return out
+
+
+def build_study_report(study_dir, out_dir="reports", pdf: bool = True, png: bool = True,
+                       log=None) -> ReportOutputs:
+    """Render ``study_report.ipynb/.html`` (and ``.pdf``, ``_page1.png``) into ``out_dir`` from
+    the study results in ``study_dir`` (written by ``python -m reglab study``), with
+    :func:`build_report`."""
+    return build_report(study_dir, out_dir, pdf=pdf, png=png,
+                        notebook=report_notebook(f"{STUDY_REPORT_NAME}.ipynb"), log=log,
+                        name=STUDY_REPORT_NAME, title=STUDY_REPORT_TITLE, param="study_dir")
