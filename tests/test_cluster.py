@@ -136,7 +136,7 @@ def test_cluster_gives_the_same_files_as_the_local_pool(executor, synthetic_flow
         a = _record(local / "book" / f"{name}.json")
         b = _record(remote / "book" / f"{name}.json")
         assert _comparable(a) == _comparable(b)
-        assert b["notebook"] == str(remote / "book" / f"{name}.ipynb")
+        assert a["notebook"] == b["notebook"] == f"{name}.ipynb"      # beside the record
         assert b["wall_seconds"] > 0 and b["worker"]["address"].startswith("tcp://127.0.0.1:")
         with np.load(local / "book" / f"{name}.npz") as pa, \
                 np.load(remote / "book" / f"{name}.npz") as pb:
@@ -145,6 +145,12 @@ def test_cluster_gives_the_same_files_as_the_local_pool(executor, synthetic_flow
                 np.testing.assert_array_equal(pa[k], pb[k])
         nb = _record(remote / "book" / f"{name}.ipynb")
         assert not nb["metadata"]["papermill"]["exception"]
+        # the worker ran a copy of the notebook in its scratch folder: the executed notebook
+        # still names the project's notebook and itself as the local pool's does
+        local_pm = _record(local / "book" / f"{name}.ipynb")["metadata"]["papermill"]
+        for key in ("input_path", "output_path", "parameters"):
+            assert nb["metadata"]["papermill"][key] == local_pm[key], key
+        assert local_pm["input_path"] == "notebooks/train_model.ipynb"
     # resume: a second plan finds them finished, whichever executor wrote them
     assert all(t.action == "skip" for t in _tasks(synthetic_flowers, remote))
 
@@ -236,8 +242,8 @@ def test_run_failing_by_itself_is_reported_once(executor, control, synthetic_flo
     assert "⚠" not in text
     rec = _record(tmp_path / "book" / "flowers_model_1.json")
     assert rec["status"] == "failed" and rec["error"].startswith("RuntimeError: deliberate")
-    assert rec["notebook"] == str(tmp_path / "book" / "flowers_model_1.ipynb")
-    nb = _record(Path(rec["notebook"]))
+    assert rec["notebook"] == "flowers_model_1.ipynb"
+    nb = _record(tmp_path / "book" / rec["notebook"])
     assert nb["metadata"]["papermill"]["exception"] is True
 
 
@@ -306,7 +312,7 @@ def test_shared_out_workers_write_the_folder_themselves(cluster, synthetic_flowe
     for name in TWO.split(","):
         rec = _record(tmp_path / "book" / f"{name}.json")
         assert rec["status"] == "ok" and "worker" not in rec
-        assert rec["notebook"] == str(tmp_path / "book" / f"{name}.ipynb")
+        assert rec["notebook"] == f"{name}.ipynb"
         assert (tmp_path / "book" / f"{name}.npz").is_file()
 
 
@@ -328,6 +334,9 @@ def test_worker_without_the_photos_or_the_shared_folder(synthetic_flowers, tmp_p
     monkeypatch.setenv("FLOWERS_DIR", str(synthetic_flowers))
     config = dict(task.config)
     assert _localize_data(config) is None and config["data_dir"] == str(synthetic_flowers)
+    # "synthetic" is resolved by the worker's kernel itself
+    config = dict(task.config, data_dir="synthetic")
+    assert _localize_data(config) is None and config["data_dir"] == "synthetic"
 
     res = run_on_worker(task, default_notebook().read_bytes(), shared_out=True)
     assert res["status"] == "failed" and res["error"].startswith("SharedOutMissing: ")

@@ -18,7 +18,13 @@ import nbformat
 import pytest
 
 from reglab.pipeline.experiments import CHAPTER8_RUNS, get_run
-from reglab.report import study_content as sc
+from reglab.report import blocks, render, stats, verdicts
+from reglab.report import study_analysis as analysis
+from reglab.report.ablation_sentences import ablation_sentences
+from reglab.report.long_sentences import hypothesis_sentences
+from reglab.report.records import build_study_data, load_study_data
+from reglab.report.study_sentences import overview_markdown, seeds_sentences
+from reglab.report.study_tables import ablation_table_html
 from reglab.pipeline.runner import execute_tasks
 from reglab.pipeline.record import make_config, write_json_atomic
 from reglab.pipeline.study import ABLATIONS, LONG_SEEDS, SEEDS, plan_study, reuse_finished
@@ -101,11 +107,17 @@ def test_resume_and_reuse_finished(synthetic_flowers, tmp_path):
     target = next(t for t in again if t.profile == "book" and t.name == "flowers_cnn_1__seed1234")
     src = runs_out / "book" / "flowers_cnn_1.json"
     write_json_atomic(src, {"schema": 1, "status": "ok", "config_key": target.key,
-                            "config": {"old": True}, "test_acc": 0.5})
+                            "config": {"old": True}, "test_acc": 0.5,
+                            "notebook": "flowers_cnn_1.ipynb",
+                            "params_file": "flowers_cnn_1.npz"})
     assert reuse_finished(again, runs_out) == 1
     assert target.action == "skip" and "same run as" in target.reason
     rec = json.loads(target.json_path.read_text(encoding="utf-8"))
-    assert rec["reused_from"] == str(src) and rec["config"] == target.config
+    assert rec["reused_from"] == "../../../runs/book/flowers_cnn_1.json"   # from its folder
+    assert (target.json_path.parent / rec["reused_from"]).resolve() == src.resolve()
+    assert rec["notebook"] == "../../../runs/book/flowers_cnn_1.ipynb"
+    assert rec["params_file"] == "../../../runs/book/flowers_cnn_1.npz"
+    assert rec["config"] == target.config
     assert reuse_finished(again, runs_out) == 0                  # nothing left to reuse
 
 
@@ -123,7 +135,7 @@ def test_two_ablation_runs_through_the_runner(synthetic_flowers, tmp_path):
         assert rec["wall_seconds"] > 0
     again = plan_study(["ablation"], out=out, data_dir=synthetic_flowers, epochs_scale=0.1)
     assert sorted(t.name for t in again if t.action == "skip") == sorted(t.name for t in pick)
-    data = sc.load_study_data(out)
+    data = load_study_data(out)
     assert data.counts("ablation") == {"ok": 2, "failed": 0, "missing": 13}
     assert data.has("ablation") and not data.has("seeds") and not data.has("long")
 
@@ -142,56 +154,57 @@ def test_study_cli_unknown_study_and_report_flag(monkeypatch, tmp_path, capsys):
         return ReportOutputs(notebook=Path(out_dir) / "s.ipynb", html=Path(out_dir) / "s.html",
                              seconds={"total": 1.0})
 
-    monkeypatch.setattr(sc, "build_study_report", fake)
+    monkeypatch.setattr(render, "build_study_report", fake)
     assert cli.main(["--study", "--no-pdf", "--out", str(tmp_path)]) == 0
     assert seen == {"study_dir": ROOT / "reports" / "study", "pdf": False}
 
 
 # ----------------------------------------------------------------------------- statistics
 def test_t_quantile_matches_the_table():
-    for df, q in sc.T975.items():
-        assert abs(sc.t_quantile(0.975, df) - q) < 6e-4, df
-    assert abs(sc.t_quantile(0.975, math.inf) - 1.959964) < 1e-5
-    assert abs(sc.t_quantile(0.025, 4) + 2.776445) < 1e-5
-    assert abs(sc.t_cdf(0.0, 3) - 0.5) < 1e-12
-    assert 2.776 < sc.t_quantile(0.975, 3.5) < 3.182               # fractional df
+    for df, q in stats.T975.items():
+        assert abs(stats.t_quantile(0.975, df) - q) < 6e-4, df
+    assert abs(stats.t_quantile(0.975, math.inf) - 1.959964) < 1e-5
+    assert abs(stats.t_quantile(0.025, 4) + 2.776445) < 1e-5
+    assert abs(stats.t_cdf(0.0, 3) - 0.5) < 1e-12
+    assert 2.776 < stats.t_quantile(0.975, 3.5) < 3.182            # fractional df
 
 
 def test_summary_hand_computed():
-    s = sc.summarize([0.5, 0.6, 0.7])
+    s = stats.summarize([0.5, 0.6, 0.7])
     assert s.n == 3 and abs(s.mean - 0.6) < 1e-12 and abs(s.std - 0.1) < 1e-12
     half = 4.302653 * 0.1 / math.sqrt(3)                            # 0.248414
     assert abs(s.half - half) < 1e-5 and abs(s.lo - (0.6 - half)) < 1e-5
     assert s.mean_std() == "0.600 ± 0.100" and s.interval() == "[0.352, 0.848]"
-    one = sc.summarize([0.4])
+    one = stats.summarize([0.4])
     assert one.std is None and one.half is None and one.interval() == "—"
 
 
 def test_welch_hand_computed():
-    d = sc.welch(sc.summarize([1, 2, 3]), sc.summarize([4, 5, 6]))
+    d = stats.welch(stats.summarize([1, 2, 3]), stats.summarize([4, 5, 6]))
     # var 1 and 1, n 3 and 3: se = sqrt(2/3), df = 4, t = 2.776445
     assert d.diff == -3 and abs(d.se - math.sqrt(2 / 3)) < 1e-12 and abs(d.df - 4) < 1e-12
     assert abs(d.hi - (-3 + 2.776445 * math.sqrt(2 / 3))) < 1e-5 and d.exceeds
-    u = sc.welch(sc.summarize([1, 2, 3]), sc.summarize([4, 6, 8]))
+    u = stats.welch(stats.summarize([1, 2, 3]), stats.summarize([4, 6, 8]))
     # var 1 and 4: se² = 1/3 + 4/3, df = (5/3)² / ((1/3)²/2 + (4/3)²/2) = 2.941176
     assert abs(u.df - 2.941176) < 1e-5 and abs(u.se - math.sqrt(5 / 3)) < 1e-12
     q = (u.hi - u.diff) / u.se
-    assert sc.T975[3] < q < sc.T975[2]
-    c = sc.combine([(1, sc.summarize([1, 2, 3])), (-1, sc.summarize([4, 5, 6])),
-                    (-1, sc.summarize([1, 2, 3])), (1, sc.summarize([4, 5, 6]))])
+    assert stats.T975[3] < q < stats.T975[2]
+    c = stats.combine([(1, stats.summarize([1, 2, 3])), (-1, stats.summarize([4, 5, 6])),
+                       (-1, stats.summarize([1, 2, 3])), (1, stats.summarize([4, 5, 6]))])
     assert c.diff == 0 and abs(c.se - math.sqrt(4 / 3)) < 1e-12 and abs(c.df - 8) < 1e-9
     assert not c.exceeds
-    s = sc.single_run_difference(0.7, 0.6, sc.summarize([0.5, 0.6, 0.7]))
+    s = stats.single_run_difference(0.7, 0.6, stats.summarize([0.5, 0.6, 0.7]))
     assert abs(s.se - 0.1 * math.sqrt(2)) < 1e-12 and s.df == 2 and not s.exceeds
-    flat = sc.summarize([0.2, 0.2, 0.2])
-    assert not sc.welch(flat, flat).exceeds and sc.welch(sc.summarize([0.3] * 3), flat).exceeds
-    assert not sc.welch(sc.summarize([0.3]), flat).known
-    assert "비교할 수 없습니다" in sc.verdict(sc.welch(sc.summarize([0.3]), flat))
+    flat = stats.summarize([0.2, 0.2, 0.2])
+    assert not stats.welch(flat, flat).exceeds
+    assert stats.welch(stats.summarize([0.3] * 3), flat).exceeds
+    assert not stats.welch(stats.summarize([0.3]), flat).known
+    assert "비교할 수 없습니다" in verdicts.verdict(stats.welch(stats.summarize([0.3]), flat))
 
 
 def test_final_gap_turn_up_and_one_class():
     up = [1.0, 0.8, 0.7, 0.9]
-    data = sc.build_study_data({
+    data = build_study_data({
         ("long", "exact", "flowers_cnn_1__seed1234"):
             fake_record("flowers_cnn_1", "exact", 1234, 0.6, epochs=4, val_curve=up),
         ("long", "exact", "flowers_cnn_1__seed1"):
@@ -199,35 +212,35 @@ def test_final_gap_turn_up_and_one_class():
         ("long", "exact", "flowers_model_2__seed1234"):
             fake_record("flowers_model_2", "exact", 1234, 0.3, epochs=4,
                         val_curve=[1.0, 0.9, 0.8, 0.7])})
-    t = sc.turn_up(data.select("long", name="flowers_cnn_1", ok=True))
+    t = analysis.turn_up(data.select("long", name="flowers_cnn_1", ok=True))
     assert t["epoch"] == 3 and t["turned"] and abs(t["min"] - 0.65) < 1e-12
     assert abs(t["rise"] - 0.20) < 1e-12 and t["n"] == 2
     assert t["rise_diff"].exceeds and abs(t["rise_diff"].diff - 0.20) < 1e-12   # both seeds +0.2
-    t2 = sc.turn_up(data.select("long", name="flowers_model_2", ok=True))
+    t2 = analysis.turn_up(data.select("long", name="flowers_model_2", ok=True))
     assert not t2["turned"] and t2["epoch"] == 4
     run = data.select("long", name="flowers_model_2", ok=True)[0]
-    gap = sc.final_gap(run)
+    gap = analysis.final_gap(run)
     assert gap["loss_gap"] is None and abs(gap["acc_gap"] - (0.3 + 0.05 + 0.004 - 0.3)) < 1e-12
     cnn = data.select("long", name="flowers_cnn_1", variant="seed1234")[0]
-    assert abs(sc.final_gap(cnn)["loss_gap"] - (0.9 - (1.5 - 0.12))) < 1e-12
+    assert abs(analysis.final_gap(cnn)["loss_gap"] - (0.9 - (1.5 - 0.12))) < 1e-12
     # one class: test accuracy = the test share of a class, train accuracy ≈ its train share
     counts = {"classes": ["a", "b", "c"], "train": [50, 30, 20], "test": [10, 25, 15]}
-    col = sc.build_study_data({("seeds", "book", "flowers_model_1__seed1"): fake_record(
+    col = build_study_data({("seeds", "book", "flowers_model_1__seed1"): fake_record(
         "flowers_model_1", "book", 1, 10 / 50, train_acc=0.5)}).select("seeds", ok=True)[0]
-    oc = sc.one_class(col, counts)
+    oc = analysis.one_class(col, counts)
     assert oc["class"] == "a" and oc["test_count"] == 10 and oc["largest_train"]
     assert not oc["largest_test"]
-    assert sc.one_class(col, {**counts, "test": [11, 24, 15]}) is None
+    assert analysis.one_class(col, {**counts, "test": [11, 24, 15]}) is None
     # without the photos: a train accuracy that no longer changes
-    assert sc.one_class(col, None)["inferred"]
+    assert analysis.one_class(col, None)["inferred"]
     moving = data.select("long", name="flowers_model_2", ok=True)[0]
-    assert sc.one_class(moving, None) is None
+    assert analysis.one_class(moving, None) is None
 
 
 # ----------------------------------------------------------------------------- sentences
 def _cnn_pair(base_accs, reg_accs, profile="exact"):
-    return sc.build_study_data({**seeds_records(profile, "flowers_cnn_1", base_accs),
-                                **seeds_records(profile, "flowers_cnn_2", reg_accs)})
+    return build_study_data({**seeds_records(profile, "flowers_cnn_1", base_accs),
+                             **seeds_records(profile, "flowers_cnn_2", reg_accs)})
 
 
 def _bullet(text: str, name: str) -> str:
@@ -247,15 +260,15 @@ def _bullet(text: str, name: str) -> str:
 def test_comparison_sentence_follows_the_numbers():
     base = [0.60, 0.61, 0.62, 0.60, 0.61]
     low = [0.50, 0.51, 0.52, 0.50, 0.51]
-    s = _bullet(sc.seeds_sentences(_cnn_pair(base, low), "exact"), "flowers_cnn_2")
+    s = _bullet(seeds_sentences(_cnn_pair(base, low), "exact"), "flowers_cnn_2")
     assert "0.100 낮습니다" in s and "흩어짐보다 큰 차이" in s and "[-0." in s
-    swapped = _bullet(sc.seeds_sentences(_cnn_pair(low, base), "exact"), "flowers_cnn_2")
+    swapped = _bullet(seeds_sentences(_cnn_pair(low, base), "exact"), "flowers_cnn_2")
     assert "0.100 높습니다" in swapped and "흩어짐보다 큰 차이" in swapped
     close = [0.61, 0.60, 0.62, 0.61, 0.60]
-    s2 = _bullet(sc.seeds_sentences(_cnn_pair(base, close), "exact"), "flowers_cnn_2")
+    s2 = _bullet(seeds_sentences(_cnn_pair(base, close), "exact"), "flowers_cnn_2")
     assert "넘지 않습니다" in s2 and "흩어짐보다 큰" not in s2
     # every comparison sentence carries a verdict
-    for line in sc.seeds_sentences(_cnn_pair(base, low), "exact").splitlines():
+    for line in seeds_sentences(_cnn_pair(base, low), "exact").splitlines():
         if "기준" in line and "비교할 수 없습니다" not in line:
             assert "흩어짐" in line
 
@@ -266,21 +279,21 @@ def test_hypothesis_answer_per_technique():
     recs = {**seeds_records("exact", "flowers_cnn_1", base10),
             **seeds_records("exact", "flowers_cnn_2", reg10),
             **long_records("flowers_cnn_1", base40), **long_records("flowers_cnn_2", reg40)}
-    s = _bullet(sc.hypothesis_sentences(sc.build_study_data(recs)), "flowers_cnn_2")
+    s = _bullet(hypothesis_sentences(build_study_data(recs)), "flowers_cnn_2")
     assert "**답**: 예상대로입니다" in s and "-0.100 → +0.100, 변화 +0.200" in s
     assert s.count("흩어짐") >= 3                     # 40 epochs, the change, the own change
     recs.update({**long_records("flowers_cnn_2", [0.40, 0.41, 0.42])})
-    s = _bullet(sc.hypothesis_sentences(sc.build_study_data(recs)), "flowers_cnn_2")
+    s = _bullet(hypothesis_sentences(build_study_data(recs)), "flowers_cnn_2")
     assert "**답**: 예상과 반대입니다" in s
     recs.update({**long_records("flowers_cnn_2", [0.49, 0.52, 0.51])})     # still 0.1 lower
-    text = sc.hypothesis_sentences(sc.build_study_data(recs))
+    text = hypothesis_sentences(build_study_data(recs))
     assert "**답**: 예상과 다릅니다" in _bullet(text, "flowers_cnn_2")
     assert text.startswith("- **요약** (1개 기법): 예상과 다름 1개 (드롭아웃")
     recs.update({**seeds_records("exact", "flowers_cnn_2", [0.61, 0.60, 0.62, 0.61, 0.60]),
                  **long_records("flowers_cnn_2", [0.59, 0.62, 0.61])})    # never different
-    s = _bullet(sc.hypothesis_sentences(sc.build_study_data(recs)), "flowers_cnn_2")
+    s = _bullet(hypothesis_sentences(build_study_data(recs)), "flowers_cnn_2")
     assert "**답**: 확인되지 않습니다" in s
-    missing = sc.hypothesis_sentences(sc.build_study_data({}))
+    missing = hypothesis_sentences(build_study_data({}))
     assert "결과가 모두 있어야" in missing
 
 
@@ -303,17 +316,17 @@ def _ablation_data():
         recs[("ablation", "book", f"{name}__validation")] = fake_record(
             name, "book", 1234, ref["test_acc"], switch="validation",
             train_acc=ref["history"][-1]["train_acc"] if name == "flowers_model_1" else None)
-    return sc.build_study_data(recs)
+    return build_study_data(recs)
 
 
 def test_ablation_table_and_sentences():
     data = _ablation_data()
-    rows = {(r["ablation"].key, r["name"]): r for r in sc.ablation_rows(data)}
+    rows = {(r["ablation"].key, r["name"]): r for r in analysis.ablation_rows(data)}
     assert len(rows) == 15
     r = rows[("input_scale", "flowers_model_1")]
     assert r["one_class_ref"] and r["one_class_flip"] is None
     assert r["diff"].exceeds and abs(r["diff"].diff - (0.44 - 147 / 652)) < 1e-12
-    text = sc.ablation_sentences(data)
+    text = ablation_sentences(data)
     assert "「입력 0–1 정규화 (/255)」(E8)만 바꾸면 한 클래스 예측에서 벗어납니다: " \
            "flowers_model_1 0.225 → 0.440 (흩어짐보다 큼)" in text
     assert "무너뜨리는 것은 「입력 0–1 정규화 (/255)」(E8)가 빠진 것" in text
@@ -321,7 +334,7 @@ def test_ablation_table_and_sentences():
     assert "가장 크게 바꾸는 항목은 수렴하는 이동 통계" in text and "0.600 → 0.700 (+0.100)" in text
     assert "배치 정규화 모델을 낮춥니다" in text
     assert "2개 모델 모두 정확히 같습니다" in text and "난수" in text
-    html = sc.ablation_table_html(data)
+    html = ablation_table_html(data)
     assert html.count("<tr>") == 16 and "결과 없음" in html and "흩어짐보다 큼" in html
 
 
@@ -343,10 +356,10 @@ def test_study_notebook_shape():
 
 
 def test_missing_studies_show_the_note():
-    empty = sc.build_study_data({})
-    for study, blocks in (("seeds", sc.seeds_blocks), ("long", sc.long_blocks),
-                          ("ablation", sc.ablation_blocks)):
-        out = blocks(empty)
+    empty = build_study_data({})
+    for study, make in (("seeds", blocks.seeds_blocks), ("long", blocks.long_blocks),
+                        ("ablation", blocks.ablation_blocks)):
+        out = make(empty)
         assert len(out) == 1 and f"--only {study}" in out[0].data and "결과 없음" in out[0].data
 
 
@@ -363,7 +376,7 @@ def rendered(tmp_path_factory):
     for r in data.select("ablation", ok=True):
         recs[("ablation", "book", f"{r.name}__{r.variant}")] = r.record
     study = write_study(root / "study", recs)
-    out = sc.build_study_report(study, root / "out", pdf=False, log=lambda m: None)
+    out = render.build_study_report(study, root / "out", pdf=False, log=lambda m: None)
     return out, study
 
 
@@ -387,7 +400,7 @@ def test_rendered_study_report(rendered):
 
 def test_overview_counts_runs_and_time(rendered):
     _, study = rendered
-    text = sc.overview_markdown(sc.load_study_data(study))
+    text = overview_markdown(load_study_data(study))
     assert "계획 70개 중 완료 70개" in text and "노트북 실행 시간의 합 700.0초" in text
     assert "긴 학습** (" in text and "결과 없음." in text
     assert "완료된 실행 76개" in text

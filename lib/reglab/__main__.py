@@ -2,8 +2,8 @@
 
 Each subcommand lives in its own module with an ``add_<name>_parser(subparsers)`` function that
 registers it and sets ``func`` (called with the parsed namespace, returns an exit code):
-``data`` (reglab.data.cli), ``run`` (reglab.runner), ``report`` (reglab.report.cli) and
-``study`` (reglab.study).
+``data`` (reglab.data.cli), ``run`` (reglab.pipeline.runner), ``report`` (reglab.report.cli)
+and ``study`` (reglab.pipeline.study).
 """
 
 from __future__ import annotations
@@ -12,23 +12,13 @@ import argparse
 import importlib
 import sys
 
-#: (module, function) of each subcommand; modules that do not exist (yet) are left out.
+#: (module, function) of each subcommand.
 SUBCOMMANDS = [
     ("reglab.data.cli", "add_data_parser"),
-    ("reglab.runner", "add_run_parser"),
+    ("reglab.pipeline.runner", "add_run_parser"),
     ("reglab.report.cli", "add_report_parser"),
-    ("reglab.study", "add_study_parser"),
+    ("reglab.pipeline.study", "add_study_parser"),
 ]
-
-
-def _load(module: str):
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        # Only a missing subcommand module is optional; a broken import inside it is an error.
-        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
-            return None
-        raise
 
 
 def main(argv=None) -> int:
@@ -37,9 +27,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="reglab", description="reglab command line")
     sub = parser.add_subparsers(dest="command", required=True)
     for module, func in SUBCOMMANDS:
-        mod = _load(module)
-        if mod is not None:
-            getattr(mod, func)(sub)
+        getattr(importlib.import_module(module), func)(sub)
     sub.metavar = "{" + ",".join(sub.choices) + "}"
     args = parser.parse_args(argv)
     return run(args)

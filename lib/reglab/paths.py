@@ -7,10 +7,11 @@ results folder, ``data/flowers``) asks here.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["project_root", "notebook_path"]
+__all__ = ["project_root", "notebook_path", "relative_to_root", "from_root"]
 
 
 @lru_cache(maxsize=1)
@@ -30,3 +31,24 @@ def notebook_path(*parts: str) -> Path:
             f"notebooks/{'/'.join(parts)} not found: reglab is not running from a checkout of "
             "the project (clone it and install it with `pip install -e .`)")
     return root.joinpath("notebooks", *parts)
+
+
+def relative_to_root(path) -> str:
+    """``path`` as a record stores it: relative to the project root when it lies inside the
+    checkout or beside it (``data/flowers``, ``../shared/data/flowers``), so a committed record
+    names no folder of the machine it ran on; else as given."""
+    root = project_root()
+    if root is None or not str(path):
+        return str(path)
+    try:
+        rel = Path(os.path.relpath(Path(path).absolute(), root))
+    except ValueError:                       # another drive (Windows)
+        return str(path)
+    return rel.as_posix() if rel.parts[:2].count("..") < 2 else str(path)
+
+
+def from_root(path) -> Path:
+    """The folder a stored path names: a relative one is taken from the project root."""
+    p = Path(path)
+    root = project_root()
+    return p if p.is_absolute() or root is None else root / p

@@ -118,7 +118,7 @@ def plot_weight_hist(edges, density, mu: float, sigma: float, near_zero: tuple |
 
 
 def plot_result_weights(result: dict, ax=None, title: str | None = None):
-    """:func:`plot_weight_hist` for a run record written by :func:`reglab.runs.execute_run`."""
+    """:func:`plot_weight_hist` for a run record written by :func:`reglab.pipeline.record.execute_run`."""
     w = result["weights"]
     nz = result["near_zero"]
     return plot_weight_hist(w["hist_edges"], w["hist_density"], w["mu"], w["sigma"],

@@ -1,12 +1,13 @@
 """Where the runner's notebooks run: a local process pool (default) or a Dask cluster.
 
-:func:`reglab.runner.execute_tasks` hands the tasks to run to an executor, which yields
+:func:`reglab.pipeline.runner.execute_tasks` hands the tasks to run to an executor, which yields
 ``(index, Outcome)`` pairs as the runs finish. Both executors leave the same files in the same
 places, so resume, the indexes, the reports and the failure handling do not depend on which one
 ran the notebooks.
 
 * :class:`LocalPoolExecutor` — a pool of ``jobs`` spawned processes on this machine, each
-  running :func:`reglab.runner.run_task` (papermill) for one run at a time. The default.
+  running :func:`reglab.pipeline.tasks.run_task` (papermill) for one run at a time. The
+  default.
 * :class:`DaskExecutor` — each run is one task on a Dask cluster (``--scheduler
   tcp://HOST:PORT`` or ``$REGLAB_SCHEDULER``). The worker executes the training notebook, which
   is sent along with the task, in a scratch folder of its own and returns the run's files (the
@@ -49,7 +50,8 @@ import uuid
 from pathlib import Path
 
 from ..fileio import atomic_path, write_json_atomic
-from .runner import Outcome, Task, _default_jobs, _fail, run_task
+from .notebooks import SYNTHETIC
+from .tasks import Outcome, Task, core_count, record_failure, run_task
 
 __all__ = ["SCHEDULER_ENV", "DaskExecutor", "LocalPoolExecutor", "add_executor_arguments",
            "executor_from_args", "make_executor", "run_on_worker"]
@@ -75,7 +77,7 @@ class LocalPoolExecutor:
     kind = "local"
 
     def __init__(self, jobs: int | None = None):
-        self.jobs = max(1, int(jobs or _default_jobs()))
+        self.jobs = max(1, int(jobs or core_count()))
 
     def describe(self, n_run: int) -> str:
         return f"with {min(self.jobs, max(n_run, 1))} job(s)"
@@ -99,7 +101,7 @@ class LocalPoolExecutor:
                     try:
                         outcome = fut.result()
                     except Exception as exc:                  # noqa: BLE001 — worker died
-                        outcome = _fail(task, f"{type(exc).__name__}: {exc}", None)
+                        outcome = record_failure(task, f"{type(exc).__name__}: {exc}", None)
                     yield i, outcome
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -121,21 +123,11 @@ class LocalPoolExecutor:
 _KERNEL_CHECKED = False
 
 
-def _is_synthetic(path) -> bool:
-    """True for the cached synthetic smoke-test photos (``.../synthetic-flowers-vN/flowers``)."""
-    return Path(path).name == "flowers" and Path(path).parent.name.startswith("synthetic-flowers-")
-
-
 def _localize_data(config: dict) -> str | None:
     """Point ``config["data_dir"]`` at the photos on this worker; an error message if none."""
     path = config.get("data_dir")
-    if not path or Path(path).is_dir():
-        return None
-    if _is_synthetic(path):
-        # the synthetic smoke-test photos: the same deterministic set, made on this worker
-        from .notebooks import synthetic_flowers_dir
-        config["data_dir"] = str(synthetic_flowers_dir())
-        return None
+    if not path or path == SYNTHETIC or Path(path).is_dir():
+        return None       # "synthetic": the kernel makes the same set in this worker's cache
     env = os.environ.get("FLOWERS_DIR", "")
     if env and Path(env).is_dir():
         config["data_dir"] = str(Path(env).absolute())
@@ -207,7 +199,7 @@ def run_on_worker(task: Task, notebook: bytes, timeout: float | None = None,
         results = task.results_dir if in_place else tmp / "results"   # comes back as a file
         here = dataclasses.replace(task, config=config, results_dir=results, source=source)
         if problem:
-            outcome = _fail(here, problem, None)
+            outcome = record_failure(here, problem, None)
         else:
             outcome = run_task(here, timeout)
         files = {}
@@ -225,10 +217,10 @@ def _check_worker(data_dir: str | None) -> dict:
     """What the client wants to know about a worker before sending it runs."""
     from .. import __version__
     env = os.environ.get("FLOWERS_DIR", "")
-    if not data_dir or Path(data_dir).is_dir():
-        photos = "same path"
-    elif _is_synthetic(data_dir):
+    if data_dir == SYNTHETIC:
         photos = "synthetic"
+    elif not data_dir or Path(data_dir).is_dir():
+        photos = "same path"
     else:
         photos = "FLOWERS_DIR" if env and Path(env).is_dir() else None
     return {"reglab": __version__, "host": socket.gethostname(), "photos": photos}
@@ -400,25 +392,26 @@ class DaskExecutor:
             try:
                 result = fut.result()
             except Exception as exc:                          # noqa: BLE001 — recorded
-                return _fail(task, f"{type(exc).__name__}: {exc}", None)
+                return record_failure(task, f"{type(exc).__name__}: {exc}", None)
             if not result.get("in_place"):
                 return self._store(task, result)
             return Outcome(task, result["status"], test_acc=result["test_acc"],
                            train_seconds=result["train_seconds"],
                            wall_seconds=result["wall_seconds"], error=result["error"])
         if fut.status == "cancelled":
-            return _fail(task, "Cancelled: the cluster dropped the run (scheduler lost or "
-                         "restarted?)", None)
+            return record_failure(task, "Cancelled: the cluster dropped the run (scheduler lost "
+                                  "or restarted?)", None)
         exc = fut.exception()
         name = type(exc).__name__
         if name == "KilledWorker":
             n = max(deaths, (self.allowed_failures or 0) + 1)
-            return _fail(task, f"WorkerDied: {n} workers died while running it "
-                         f"(Dask allows {self.allowed_failures}): {exc}", None)
+            return record_failure(task, f"WorkerDied: {n} workers died while running it "
+                                  f"(Dask allows {self.allowed_failures}): {exc}", None)
         hint = ""
         if isinstance(exc, ImportError) and "reglab" in str(exc):
-            hint = f" (the worker lacks the package: {_INSTALL_HINT.replace('Dask distributed', 'reglab')})"
-        return _fail(task, f"{name}: {exc}{hint}", None)
+            hint = (" (the worker lacks the package: "
+                    f"{_INSTALL_HINT.replace('Dask distributed', 'reglab')})")
+        return record_failure(task, f"{name}: {exc}{hint}", None)
 
     def _store(self, task: Task, result: dict) -> Outcome:
         files = dict(result.get("files") or {})
@@ -427,11 +420,9 @@ class DaskExecutor:
             with atomic_path(task.results_dir / name) as tmp:
                 tmp.write_bytes(data)
         if record is None:
-            return _fail(task, result.get("error") or "RunnerError: the worker sent no result "
-                         "record", result.get("wall_seconds"))
+            return record_failure(task, result.get("error") or "RunnerError: the worker sent "
+                                  "no result record", result.get("wall_seconds"))
         rec = json.loads(record)
-        if rec.get("notebook"):
-            rec["notebook"] = str(task.notebook)
         rec["worker"] = {"address": result.get("worker"), "host": result.get("host")}
         write_json_atomic(task.json_path, rec)
         return Outcome(task, result["status"], test_acc=result["test_acc"],

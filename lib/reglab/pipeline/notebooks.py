@@ -5,7 +5,8 @@
   a path.
 * :func:`ensure_kernel` — make sure the ``python3`` kernel runs this interpreter.
 * :func:`execute_notebook` — papermill with the project's settings: kernel ``python3``, an explicit
-  working folder, no progress bar, no cell log, a quiet kernel manager.
+  working folder, no progress bar, no cell log, a quiet kernel manager, and (on request) the
+  notebook's own paths written into its metadata in a form that does not name this machine.
 * :func:`strip_outputs`, :func:`parameters_cell_index` — notebook hygiene.
 
 papermill and nbformat are imported only inside the functions that need them (``import nbformat``
@@ -164,7 +165,8 @@ def _environ(extra: dict | None):
 
 def execute_notebook(src, dst, parameters: dict | None = None, cwd=None, *,
                      kernel_name: str = KERNEL_NAME, timeout: float | None = None,
-                     env: dict | None = None, log_output: bool = False):
+                     env: dict | None = None, log_output: bool = False,
+                     paths_as: tuple[str, str] | None = None):
     """Run ``src`` with papermill into ``dst`` (quietly) and return the executed notebook.
 
     Parameters
@@ -179,6 +181,10 @@ def execute_notebook(src, dst, parameters: dict | None = None, cwd=None, *,
         Per-cell timeout in seconds (default: none).
     env : dict, optional
         Extra environment variables for the kernel (set in this process while it starts).
+    paths_as : (str, str), optional
+        What ``metadata.papermill.input_path`` and ``output_path`` of the executed notebook say
+        (papermill writes the paths it was given, here absolute ones); set after the run, also
+        when it failed.
 
     Raises
     ------
@@ -190,11 +196,35 @@ def execute_notebook(src, dst, parameters: dict | None = None, cwd=None, *,
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     cwd = Path(cwd) if cwd is not None else dst.parent
-    with _environ(env):
-        return pm.execute_notebook(str(src), str(dst), parameters=parameters or {},
-                                   kernel_name=kernel_name, cwd=str(cwd), progress_bar=False,
-                                   log_output=log_output, execution_timeout=timeout,
-                                   kernel_manager_class=_quiet_kernel_manager())
+    try:
+        with _environ(env):
+            nb = pm.execute_notebook(str(src), str(dst), parameters=parameters or {},
+                                     kernel_name=kernel_name, cwd=str(cwd), progress_bar=False,
+                                     log_output=log_output, execution_timeout=timeout,
+                                     kernel_manager_class=_quiet_kernel_manager())
+    finally:
+        if paths_as is not None:
+            _set_papermill_paths(dst, *paths_as)
+    if paths_as is not None:
+        nb.metadata.papermill.update(input_path=paths_as[0], output_path=paths_as[1])
+    return nb
+
+
+def _set_papermill_paths(path: Path, input_path: str, output_path: str) -> None:
+    """Rewrite ``metadata.papermill.input_path``/``output_path`` of the notebook at ``path``
+    (atomically; nothing if the file is missing or unreadable)."""
+    import nbformat
+
+    from ..fileio import atomic_path
+
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except (OSError, ValueError):
+        return
+    meta = nb.metadata.setdefault("papermill", {})
+    meta["input_path"], meta["output_path"] = input_path, output_path
+    with atomic_path(path) as tmp:
+        nbformat.write(nb, str(tmp))
 
 
 def notebook_error(exc: BaseException) -> str:

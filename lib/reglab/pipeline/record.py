@@ -4,20 +4,33 @@ The training notebook (``notebooks/train_model.ipynb``) calls :func:`execute_run
 (``python -m reglab run``) and the report read the files it writes. A run's files, in
 ``results_dir``:
 
-* ``<name>.json`` — the result record (``<run_id>.json`` when the config has a ``run_id``) (schema below), written last and atomically, so its
-  presence with ``"status": "ok"`` means the run finished;
+* ``<name>.json`` — the result record (``<run_id>.json`` when the config has a ``run_id``;
+  schema below), written last and atomically, so its presence with ``"status": "ok"`` means
+  the run finished;
 * ``<name>.npz`` — the trained parameters (:meth:`reglab.Model.save`).
 
 Result record (``SCHEMA_VERSION`` 1)::
 
     {"schema": 1, "status": "ok", "name", "profile", "config": {...}, "config_key",
      "dataset": {"description", "path", "train", "validation", "test", "classes"},
+     "parameters": {"weights", "biases", "bn_affine", "total"},
      "history": [{"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"}, ...],
      "test_acc", "train_seconds", "train_secs_book", "test_seconds",
      "near_zero": {"count", "total", "threshold"},
      "weights": {"mu", "sigma", "hist_edges", "hist_density", "zoom_edges", "zoom_density"},
      "log": "<the book's printed lines>", "params_file": "<name>.npz",
      "versions": {...}, "finished_at": "<ISO time>"}
+
+The runner adds ``"notebook": "<name>.ipynb"`` and ``"wall_seconds"``
+(:func:`reglab.pipeline.tasks.run_task`); a run done on a Dask cluster also gets ``"worker":
+{"address", "host"}``, a study run copied from a chapter run ``"reused_from"``. A failed run's
+record, written by the runner, has ``"status": "failed"`` and ``"error"`` with ``name``,
+``profile``, ``config``, ``config_key``, ``notebook`` (None if it was not written),
+``wall_seconds`` and ``finished_at``. File names in a record (``params_file``, ``notebook``,
+``reused_from``) are relative to the record's folder.
+``config.data_dir`` is the ``data_dir`` the run was given (``"synthetic"``, ``""`` or a
+folder) and ``dataset.path`` the folder the photos were read from, both relative to the
+project root (:func:`stored_config`).
 
 ``config_key`` is a hash of everything that decides the numbers (the config and the data
 folder's fingerprint), so the runner can skip a finished run and redo a changed one.
@@ -39,10 +52,12 @@ from pathlib import Path
 import numpy as np
 
 from ..fileio import write_json_atomic
+from ..paths import relative_to_root
 from ..profile import get_profile
 
-__all__ = ["SCHEMA_VERSION", "make_config", "run_stem", "run_profile", "config_key", "load_dataset", "execute_run",
-           "read_result", "write_json_atomic", "result_path", "is_finished", "Tee"]
+__all__ = ["SCHEMA_VERSION", "make_config", "run_stem", "run_profile", "config_key",
+           "load_dataset", "execute_run", "read_result", "write_json_atomic", "result_path",
+           "is_finished", "stored_config", "Tee"]
 
 SCHEMA_VERSION = 1
 
@@ -93,12 +108,23 @@ def config_key(config: dict, data_fingerprint: str = "") -> str:
 
 
 def load_dataset(config: dict, **kwargs):
-    """The FlowersDataset a run of ``config`` trains on (``data_dir``, ``resolution``,
+    """The FlowersDataset a run of ``config`` trains on (``data_dir`` as
+    :func:`reglab.pipeline.notebooks.resolve_data_dir` reads it, ``resolution``,
     ``max_samples``; split seed 1234). The runner loads it the same way to compute the key."""
     from ..data import FlowersDataset
+    from .notebooks import resolve_data_dir
     res = list(config["resolution"])
-    return FlowersDataset(res, res + [3], path=config["data_dir"], seed=1234,
+    return FlowersDataset(res, res + [3], path=resolve_data_dir(config["data_dir"]), seed=1234,
                           max_samples=config["max_samples"], **kwargs)
+
+
+def stored_config(config: dict) -> dict:
+    """``config`` as a record stores it: a photo folder relative to the project root
+    (:func:`reglab.paths.relative_to_root`), so committed records name no machine's folders."""
+    data_dir = config.get("data_dir")
+    if not data_dir or data_dir == "synthetic":
+        return dict(config)
+    return {**config, "data_dir": relative_to_root(data_dir)}
 
 
 def result_path(results_dir, name) -> Path:
@@ -195,15 +221,16 @@ def execute_run(config: dict, results_dir, dataset=None, show_cnt: int = 0):
     model.save(results_dir / params_file)
     result = {
         "schema": SCHEMA_VERSION, "status": "ok", "name": config["name"],
-        "profile": model.profile.name, "config": config, "config_key": key,
-        "dataset": {"description": str(dataset), "path": str(getattr(dataset, "path", "")),
+        "profile": model.profile.name, "config": stored_config(config), "config_key": key,
+        "dataset": {"description": str(dataset),
+                    "path": relative_to_root(getattr(dataset, "path", "")),
                     "train": int(dataset.train_count), "validation": int(len(dataset.va_xs)),
                     "test": int(len(dataset.te_xs)),
                     "classes": list(getattr(dataset, "target_names", []))},
         "parameters": model.parameter_counts(),
         "history": model.history, "test_acc": float(test_acc),
         "train_seconds": float(model.train_seconds), "train_secs_book": train_secs_book,
-        "test_seconds": test_seconds, "threads": 1,
+        "test_seconds": test_seconds,
         "near_zero": {"count": near, "total": int(model.store.n_decay), "threshold": 1e-5},
         "weights": _weights_summary(model.store.weights),
         "log": log.getvalue(), "params_file": params_file,

@@ -20,15 +20,21 @@ still has its cheapest answers; a rerun skips what is finished.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..fileio import write_json_atomic
+from ..paths import project_root
 from . import experiments
-from .record import config_key, load_dataset, make_config
-from .runner import (RESOLUTION, Task, _secs, default_notebook, execute_tasks, _default_jobs,
-                     _report_every)
+from .executors import add_executor_arguments, executor_from_args
+from .record import (config_key, is_finished, make_config, read_result, result_path,
+                     stored_config)
+from .runner import (RESOLUTION, data_argument, default_notebook, default_out, execute_tasks,
+                     report_every)
+from .tasks import PROFILES, Task, core_count, format_seconds
 
 __all__ = ["SEEDS", "LONG_SEEDS", "LONG_EPOCHS", "ABLATIONS", "Ablation", "STUDIES",
            "default_study_out", "plan_study", "reuse_finished", "add_study_parser",
@@ -73,7 +79,7 @@ ABLATIONS = (
 
 
 def default_study_out() -> Path:
-    from ..paths import project_root
+    """``reports/study`` under the project root (else under the current folder)."""
     return (project_root() or Path.cwd()) / "reports" / "study"
 
 
@@ -90,7 +96,7 @@ def _variants(studies):
                                 f"{spec.name}__{ab.key}"))
         elif study == "seeds":
             for seed in SEEDS:
-                for profile in ("book", "exact"):
+                for profile in PROFILES:
                     for spec in experiments.CHAPTER8_RUNS:
                         out.append((study, spec, profile, seed, 10, None,
                                     f"{spec.name}__seed{seed}"))
@@ -106,40 +112,38 @@ def plan_study(studies=STUDIES, out=None, data_dir=None, max_samples=0, epochs_s
                force=False, notebook=None, dataset=None) -> list[Task]:
     """Tasks for the chosen studies, each marked ``run`` or ``skip`` (resume).
 
-    ``epochs_scale`` shrinks every run's epochs (at least 1) for quick tests of the machinery.
+    ``epochs_scale`` shrinks every run's epochs (at least 1) for quick tests of the machinery;
+    ``data_dir``, ``dataset``: as for :func:`reglab.pipeline.runner.plan_runs`.
     """
-    from .notebooks import resolve_data_dir
-
     unknown = set(studies) - set(STUDIES)
     if unknown:
         raise ValueError(f"unknown study {sorted(unknown)}; known: {', '.join(STUDIES)}")
     out = Path(out if out is not None else default_study_out()).absolute()
     source = Path(notebook if notebook is not None else default_notebook()).absolute()
-    if dataset is None:
-        dataset = load_dataset(make_config("probe", [], resolution=RESOLUTION,
-                                           max_samples=max_samples,
-                                           data_dir=resolve_data_dir(data_dir)))
-    data_path = str(Path(dataset.path).absolute())
+    data_arg, dataset = data_argument(data_dir, max_samples, dataset)
     tasks = []
     for study, spec, profile, seed, epochs, changes, run_id in _variants(studies):
         epochs = max(1, round(epochs * epochs_scale))
         config = make_config(**spec.model_kwargs(), profile=profile, epochs=epochs, seed=seed,
-                             resolution=RESOLUTION, max_samples=max_samples, data_dir=data_path,
-                             report=_report_every(epochs), profile_changes=changes,
+                             resolution=RESOLUTION, max_samples=max_samples, data_dir=data_arg,
+                             report=report_every(epochs), profile_changes=changes,
                              run_id=run_id)
         key = config_key(config, dataset.fingerprint)
         tasks.append(Task(profile, spec, config, key, out / study / profile, source).mark(force))
     return tasks
 
 
+def _relative(path: Path, folder: Path) -> str:
+    """``path`` relative to ``folder`` (POSIX separators)."""
+    return Path(os.path.relpath(Path(path).absolute(), Path(folder).absolute())).as_posix()
+
+
 def reuse_finished(tasks, runs_out=None) -> int:
     """Copy finished chapter runs (``reports/runs/<profile>/<name>.json``) with the same key
     into the study instead of running them again (seed 1234 at 10 epochs is both a chapter run
-    and a study run). Returns how many tasks were satisfied that way."""
-    from ..fileio import write_json_atomic
-    from .runner import default_out
-    from .record import is_finished, read_result, result_path
-
+    and a study run). The copy's ``reused_from`` is the chapter record's path, and its
+    ``notebook`` and ``params_file`` the chapter run's files, relative to the copy's folder.
+    Returns how many tasks were satisfied that way."""
     runs_out = Path(runs_out if runs_out is not None else default_out())
     n = 0
     for t in tasks:
@@ -148,8 +152,12 @@ def reuse_finished(tasks, runs_out=None) -> int:
         src = result_path(runs_out / t.profile, t.spec.name)
         if is_finished(src, t.key):
             rec = read_result(src)
-            rec["config"] = t.config
-            rec["reused_from"] = str(src)
+            here = t.json_path.parent
+            rec["config"] = stored_config(t.config)
+            rec["reused_from"] = _relative(src, here)
+            for field in ("notebook", "params_file"):
+                if rec.get(field):
+                    rec[field] = _relative(src.parent / rec[field], here)
             write_json_atomic(t.json_path, rec)
             t.action, t.reason = "skip", f"same run as {src}"
             n += 1
@@ -163,7 +171,7 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--only", default=",".join(STUDIES), metavar="STUDY[,STUDY]",
                    help=f"which studies (default: all: {', '.join(STUDIES)})")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
-                   help=f"notebooks in parallel (default: number of cores, {_default_jobs()})")
+                   help=f"notebooks in parallel (default: number of cores, {core_count()})")
     p.add_argument("--force", action="store_true", help="rerun finished runs too")
     p.add_argument("--data-dir", default=None, metavar="PATH",
                    help="photo folder (default: $FLOWERS_DIR, then data/flowers)")
@@ -174,7 +182,6 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, metavar="DIR",
                    help="results folder (default: reports/study under the project root)")
     p.add_argument("--no-progress", action="store_true", help="no overall progress bar")
-    from .executors import add_executor_arguments
     add_executor_arguments(p)
     p.set_defaults(func=study_command)
     return p
@@ -198,7 +205,6 @@ def study_command(args) -> int:
     n_run = sum(t.action == "run" for t in tasks)
     if reused:
         print(f"  {reused} runs reused from the chapter's runs (same config and data)")
-    from .executors import executor_from_args
     try:
         executor = executor_from_args(args, n_run)
     except (RuntimeError, ValueError) as exc:
@@ -222,5 +228,5 @@ def study_command(args) -> int:
         code = 130
     counts = {s: sum(o.status == s for o in outcomes) for s in ("ok", "skipped", "failed")}
     print(f"study done: {counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} "
-          f"failed in {_secs(time.perf_counter() - t0)} (wall)")
+          f"failed in {format_seconds(time.perf_counter() - t0)} (wall)")
     return code or (1 if counts["failed"] else 0)

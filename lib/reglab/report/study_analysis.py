@@ -118,8 +118,9 @@ def split_class_counts(record: dict) -> dict | None:
     try:
         from ..data.dataset import split_counts, stratified_subset
         from ..data.images import scan_photos
+        from ..paths import from_root
 
-        folder = scan_photos(ds["path"])
+        folder = scan_photos(from_root(ds["path"]))
         labels = np.asarray(folder.labels)
         if key[1]:
             labels = labels[stratified_subset(labels, key[1], 1234)]
