@@ -20,19 +20,19 @@ import subprocess
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from reglab import Model, classroom
+from reglab.paths import project_root
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = project_root()
 CLASS_DIR = ROOT / "notebooks" / "class"
 CLASS_NOTEBOOKS = ["01_overfitting.ipynb", "02_l2_l1.ipynb", "03_dropout.ipynb", "04_noise.ipynb",
                    "05_batchnorm.ipynb"]
 #: Wall time allowed for one notebook under nbval (kernel start included), seconds. The issue's
-#: budget is one minute on 2 cores; measured 13-27 s.
+#: budget is one minute on 2 cores.
 TIME_LIMIT = 60
 CELL_TIMEOUT = 60
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
@@ -91,7 +91,7 @@ def test_parameters_cell_typed_and_documented(name):
 @pytest.mark.parametrize("name", CLASS_NOTEBOOKS)
 def test_thin_notebook_with_widgets_and_png(name):
     code = _code(_load(name))
-    assert ".train(" not in code and "for epoch" not in code, "training loops belong in classroom.py"
+    assert ".train(" not in code and "for epoch" not in code, "training loops belong in reglab.classroom"
     assert "classroom.load_class_data(" in code
     assert "classroom.control_panel(" in code and "import ipywidgets" in code
     assert "display(panel)" in code
