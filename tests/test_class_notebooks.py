@@ -31,8 +31,8 @@ ROOT = project_root()
 CLASS_DIR = ROOT / "notebooks" / "class"
 CLASS_NOTEBOOKS = ["01_overfitting.ipynb", "02_l2_l1.ipynb", "03_dropout.ipynb", "04_noise.ipynb",
                    "05_batchnorm.ipynb"]
-#: Wall time allowed for one notebook under nbval (kernel start included), seconds. The issue's
-#: budget is one minute on 2 cores.
+#: Wall time allowed for one notebook under nbval (kernel start included), seconds: one minute
+#: on 2 cores.
 TIME_LIMIT = 60
 CELL_TIMEOUT = 60
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
