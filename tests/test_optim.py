@@ -8,8 +8,11 @@ from reglab.nn.regularizers import Penalty
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_fused_adam_pass_gives_the_bits_of_the_textbook_lines(dtype):
-    """Adam.step (chunked, in place) and adam_update (whole arrays) run the same operations."""
+def test_fused_adam_pass_matches_the_textbook_lines(dtype):
+    """Adam.step (chunked, bias corrections folded into α_t and ε̂) and adam_update (the four
+    textbook lines on whole arrays): the same moments bit for bit, the same parameters to
+    rounding (a few units in the last place of p or of the step)."""
+    ulp = np.finfo(dtype).eps
     rng = np.random.default_rng(0)
     size = 2 * CHUNK + 777                          # two full chunks and a tail
     p = rng.normal(0, 0.05, size).astype(dtype)
@@ -21,8 +24,10 @@ def test_fused_adam_pass_gives_the_bits_of_the_textbook_lines(dtype):
         opt.step(p, g, 0.01)
         adam_update(ref_p, g, m, v, t, 0.01)
         np.testing.assert_array_equal(g, g0)                   # the gradient is not changed
-        assert p.tobytes() == ref_p.tobytes()
         assert opt.m.tobytes() == m.tobytes() and opt.v.tobytes() == v.tobytes()
+        np.testing.assert_allclose(p, ref_p, rtol=4 * ulp, atol=4 * ulp * 0.01)
+        assert np.any(p != ref_p)                   # two forms indeed (not one code path)
+        ref_p[...] = p                              # compare step by step
 
 
 def test_adam_update_matches_the_per_element_recursion():
@@ -107,7 +112,7 @@ def test_penalty_cost_and_gradient_against_the_formulas(l2, l1, dtype):
     pen = Penalty(l2, l1)
     w64 = w.astype(np.float64)
     assert pen.cost(w) == pytest.approx(l2 / 2 * np.sum(w64 ** 2) + l1 * np.sum(np.abs(w64)),
-                                        rel=1e-7 if dtype == np.float32 else 1e-12, abs=0)
+                                        rel=2e-6 if dtype == np.float32 else 1e-12, abs=0)
     g = pen.gradient(w)
     assert g.dtype == w.dtype and g.shape == w.shape
     np.testing.assert_allclose(g, l2 * w64 + l1 * np.sign(w64), rtol=1e-6 if dtype == np.float32 else 1e-15)

@@ -54,12 +54,12 @@ class Penalty:
     def cost(self, w: np.ndarray) -> float:
         """``(λ2/2) Σ w² + λ1 Σ |w|`` (without the λ when not ``cost_scaled``).
 
-        numpy sums in pairs (blocks of 128 added as a tree), so even a float32 sum over the
-        MLPs' 830 K weights keeps about seven digits.
+        ``Σ w²`` is BLAS's dot product (one pass, no temporary array); over the MLPs' 830 K
+        float32 weights it keeps about six digits, more than the printed cost shows.
         """
         cost = 0.0
         if self.l2 > 0:
-            cost += (self.l2 if self.cost_scaled else 1.0) * 0.5 * float(np.sum(w * w))
+            cost += (self.l2 if self.cost_scaled else 1.0) * 0.5 * float(np.dot(w, w))
         if self.l1 > 0:
             cost += (self.l1 if self.cost_scaled else 1.0) * float(np.sum(np.abs(w)))
         return cost
