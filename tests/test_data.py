@@ -10,8 +10,10 @@ import warnings
 import numpy as np
 import pytest
 
-from reglab.data import (CacheWarning, FlowersDataset, PhotoDecodeWarning, format_select_results,
-                         make_synthetic_flowers, split_counts, stratified_subset)
+from reglab.data import (CacheWarning, ClassSetWarning, FlowersDataset, PhotoDecodeWarning,
+                         format_select_results, make_synthetic_flowers, split_counts,
+                         stratified_subset)
+from reglab.data import decode as decode_mod
 from reglab.data import images as images_mod
 from reglab.data.synthetic import EXTRA_FILES
 
@@ -115,8 +117,12 @@ def test_tf_class_names_are_mapped(tmp_path):
 
 def test_other_folder_names_kept(tmp_path):
     root = make_synthetic_flowers(tmp_path / "pets", n_per_class=8, classes=("dogs", "cats"))
-    ds = FlowersDataset([16, 16], [-1], path=root)
+    with pytest.warns(ClassSetWarning, match=r"2 classes \['cats', 'dogs'\]"):
+        ds = FlowersDataset([16, 16], [-1], path=root)
     assert ds.target_names == ["cats", "dogs"] and ds.output_shape == [2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        FlowersDataset([16, 16], [-1], path=root, expected_classes=["dogs", "cats"])
 
 
 def test_edge_case_files(tmp_path):
@@ -277,7 +283,7 @@ def test_parallel_decode_matches_single(synthetic_flowers):
 def test_parallel_decode_falls_back_to_one_process(synthetic_flowers, monkeypatch):
     def no_pool(*args, **kwargs):
         raise OSError("no processes here")
-    monkeypatch.setattr(images_mod, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(decode_mod, "ProcessPoolExecutor", no_pool)
     folder = images_mod.scan_photos(synthetic_flowers)
     paths = [folder.root / f for f in folder.files]
     with pytest.warns(RuntimeWarning, match="no processes here"):

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import math
+import warnings
 
 import numpy as np
 
-from .images import RESAMPLE_NAMES, load_photos, resolve_photo_dir, scan_photos
+from .images import BOOK_CLASSES, RESAMPLE_NAMES, load_photos, resolve_photo_dir, scan_photos
 
-__all__ = ["FlowersDataset", "split_counts", "stratified_subset", "format_select_results"]
+__all__ = ["FlowersDataset", "ClassSetWarning", "split_counts", "stratified_subset",
+           "format_select_results"]
+
+
+class ClassSetWarning(UserWarning):
+    """The photo folder's classes are not the ones expected (by default the book's five)."""
 
 
 def split_counts(n: int, tr_ratio: float = 0.8, va_ratio: float = 0.05) -> tuple[int, int, int]:
@@ -264,6 +270,10 @@ class FlowersDataset(ArrayDataset):
         'bicubic' is the modern Pillow default, 'nearest' the book's 2019 Pillow.
     progress : bool, optional
         tqdm bar while decoding; default only if stderr is a terminal.
+    expected_classes : sequence of str or None
+        The classes the folder should hold, default the book's five (daisy, dandelion, rose,
+        sunflower, tulip). A folder with another set is still loaded, with its own classes,
+        after one :class:`ClassSetWarning` listing the classes found. None: no check.
 
     Attributes
     ----------
@@ -282,7 +292,12 @@ class FlowersDataset(ArrayDataset):
     files : list of str
         Relative paths of all loaded photos, in load order.
     skipped : list of (str, str)
-        Photos that could not be decoded and the reason.
+        Photos that could not be listed, read or decoded, and the reason.
+    fingerprint : str
+        16 hex digits of a SHA-256 over the decoded pixels (the arrays training sees), the
+        labels, the class names, the resize and the split settings. Equal arrays give an equal
+        fingerprint wherever the folder lies; any changed pixel gives another one (the runner
+        keys finished runs on it).
     """
 
     name = "flowers"
@@ -290,7 +305,7 @@ class FlowersDataset(ArrayDataset):
 
     def __init__(self, resolution=(96, 96), input_shape=(96, 96, 3), path=None, *, seed=1234,
                  tr_ratio=0.8, va_ratio=0.05, max_samples=0, cache_dir=None,
-                 resample="bicubic", progress=None):
+                 resample="bicubic", progress=None, expected_classes=BOOK_CLASSES):
         resolution = [int(r) for r in resolution]
         if len(resolution) != 2 or min(resolution) < 1:
             raise ValueError(f"resolution must be [H, W] with positive sizes, got {resolution}")
@@ -306,6 +321,13 @@ class FlowersDataset(ArrayDataset):
 
         self.path = resolve_photo_dir(path)
         folder = scan_photos(self.path)
+        if expected_classes is not None and sorted(folder.class_names) != sorted(expected_classes):
+            warnings.warn(
+                f"{self.path} has {len(folder.class_names)} classes {folder.class_names}; "
+                f"expected {len(expected_classes)} {sorted(expected_classes)}"
+                + (" (the book's five)" if tuple(expected_classes) == BOOK_CLASSES else "")
+                + f". Training uses the {len(folder.class_names)} classes found.",
+                ClassSetWarning, stacklevel=2)
         subset = stratified_subset(folder.labels, int(max_samples), seed) if max_samples else None
         photos = load_photos(folder, resolution, resample, subset=subset, cache_dir=cache_dir,
                              progress=progress)
@@ -314,21 +336,28 @@ class FlowersDataset(ArrayDataset):
         self.output_shape = [self.class_count]
         self.files, self.skipped = photos.files, photos.skipped
         self.cache_file, self.from_cache = photos.cache_file, photos.from_cache
-
-        len(photos.files)
-        # What decides the arrays: the files (name and size), the resize and the split. The
-        # runner compares it to skip finished runs (mtimes are left out: a copy keeps results).
-        h = hashlib.sha256(f"{resolution}|{resample}|{seed}|{tr_ratio}|{va_ratio}|{max_samples}"
-                           .encode())
-        sizes = dict(zip(folder.files, folder.sizes))
-        for f in photos.files:
-            h.update(f"\n{f}\t{sizes.get(f, -1)}".encode())
-        self.fingerprint = h.hexdigest()[:16]
+        self.fingerprint = _photo_fingerprint(photos, resolution, resample, seed, tr_ratio,
+                                              va_ratio)
         self._split(photos.images, photos.labels, seed, tr_ratio, va_ratio)
 
     def __repr__(self) -> str:
         return f"<FlowersDataset {self} from {self.path}>"
 
+
+
+def _photo_fingerprint(photos, resolution, resample, seed, tr_ratio, va_ratio) -> str:
+    """SHA-256 over the settings, class names, labels and per-image pixel digests.
+
+    Each image's digest is a SHA-256 of its uint8 pixels (the array training sees), taken when
+    it was decoded and stored in the cache with the image (the cache is a CRC-checked zip, so
+    the digest still matches the cached pixels). Hashing these 16-byte digests instead of the
+    pixels keeps a cached load fast.
+    """
+    h = hashlib.sha256(f"flowers-pixels v1|{resolution[0]}x{resolution[1]}|{resample}|{seed}|"
+                       f"{tr_ratio}|{va_ratio}|{','.join(photos.class_names)}|".encode())
+    h.update(np.ascontiguousarray(photos.labels, dtype=np.int64).tobytes())
+    h.update(np.ascontiguousarray(photos.pixel_digests, dtype=np.uint8).tobytes())
+    return h.hexdigest()[:16]
 
 
 def random_image_dataset(n=60, shape=(96, 96, 3), classes=5, seed=0, **kwargs) -> ArrayDataset:

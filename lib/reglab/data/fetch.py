@@ -18,14 +18,14 @@ from pathlib import Path, PurePosixPath
 
 from ..fileio import atomic_path
 from ..paths import project_root
-from .images import TF_CLASS_NAMES, count_photos, scan_photos
+from .images import BOOK_CLASSES, TF_CLASS_NAMES, count_photos, scan_photos
 
 __all__ = ["FLOWERS_URL", "EXPECTED_CLASSES", "FetchError", "UnsafeArchiveError",
            "fetch_flowers", "download", "check_members", "safe_extract"]
 
 FLOWERS_URL = ("https://storage.googleapis.com/download.tensorflow.org/example_images/"
                "flower_photos.tgz")
-EXPECTED_CLASSES = ("daisy", "dandelion", "rose", "sunflower", "tulip")
+EXPECTED_CLASSES = BOOK_CLASSES
 ALTERNATIVE = ('Alternative: download Kaggle "Flowers Recognition" and unzip it so that '
                "data/flowers/<class>/ holds the photos (or set FLOWERS_DIR to such a folder).")
 
