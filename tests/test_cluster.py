@@ -45,6 +45,7 @@ import os as _os, signal as _signal, time as _time
 from pathlib import Path as _Path
 _ctl = _Path({ctl!r})
 _stem = run_id or name
+(_ctl / f"{{_stem}}.kernel").write_text(str(_os.getpid()))
 with open(_ctl / f"{{_stem}}.attempts", "a") as _f:
     _f.write(f"{{_os.getppid()}}\\n")
 (_ctl / f"{{_stem}}.malloc").write_text(str(_os.environ.get("MALLOC_TRIM_THRESHOLD_")))
@@ -245,6 +246,48 @@ def test_run_failing_by_itself_is_reported_once(executor, control, synthetic_flo
     assert rec["notebook"] == "flowers_model_1.ipynb"
     nb = _record(tmp_path / "book" / rec["notebook"])
     assert nb["metadata"]["papermill"]["exception"] is True
+
+
+def _gone(pid: int, timeout: float) -> bool:
+    """True once process ``pid`` has ended (or is a zombie) within ``timeout`` seconds."""
+    import psutil
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_interrupted_client_stops_its_runs_on_the_workers(executor, control, synthetic_flowers,
+                                                          tmp_path):
+    """Ctrl-C in the client while a run executes on a worker: the run's kernel is killed at
+    once, nothing of the run is recorded, the outcome is ``interrupted``."""
+    import _thread
+
+    ctl, nb = control
+    (ctl / "flowers_model_1.hold").write_text("")          # the run would sleep 120 s
+    tasks = _tasks(synthetic_flowers, tmp_path, names="flowers_model_1", notebook=nb)
+
+    def interrupt():
+        t0 = time.monotonic()
+        while not (ctl / "flowers_model_1.started").exists() and time.monotonic() - t0 < 120:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        _thread.interrupt_main()
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    stream = io.StringIO()
+    outcomes = execute_tasks(tasks, executor=executor, progress=False, stream=stream)
+    assert [o.status for o in outcomes] == ["interrupted"], stream.getvalue()
+    assert "! book/flowers_model_1  interrupted" in stream.getvalue()
+    kernel = int((ctl / "flowers_model_1.kernel").read_text())
+    assert _gone(kernel, 10), f"kernel {kernel} still runs"
+    assert not (tmp_path / "book" / "flowers_model_1.json").exists()
+    assert not list((tmp_path / "book").glob("*.ipynb")) if (tmp_path / "book").exists() else True
 
 
 # ----------------------------------------------------------------------------- command line

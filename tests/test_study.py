@@ -26,7 +26,7 @@ from reglab.report.records import build_study_data, load_study_data
 from reglab.report.study_sentences import overview_markdown, seeds_sentences
 from reglab.report.study_tables import ablation_table_html
 from reglab.pipeline.runner import execute_tasks
-from reglab.pipeline.record import make_config, write_json_atomic
+from reglab.pipeline.record import make_config, stored_config, write_json_atomic
 from reglab.pipeline.study import ABLATIONS, LONG_SEEDS, SEEDS, plan_study, reuse_finished
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,11 +96,21 @@ def test_plan_study_counts_and_configs(synthetic_flowers, tmp_path):
         plan_study(["bogus"], out=tmp_path, data_dir=synthetic_flowers)
 
 
+def _completed_notebook(path: Path) -> None:
+    """An executed notebook as papermill leaves a completed run (one cell)."""
+    cell = {"cell_type": "code", "metadata": {"papermill": {"status": "completed"}},
+            "source": "", "outputs": [], "execution_count": 1}
+    write_json_atomic(path, {"cells": [cell], "metadata": {"papermill": {"exception": False}},
+                             "nbformat": 4, "nbformat_minor": 5})
+
+
 def test_resume_and_reuse_finished(synthetic_flowers, tmp_path):
     out, runs_out = tmp_path / "study", tmp_path / "runs"
     tasks = plan_study(["seeds"], out=out, data_dir=synthetic_flowers)
     first = tasks[0]
-    write_json_atomic(first.json_path, {"schema": 1, "status": "ok", "config_key": first.key})
+    write_json_atomic(first.json_path, {"schema": 1, "status": "ok", "config_key": first.key,
+                                        "notebook": f"{first.name}.ipynb"})
+    _completed_notebook(first.json_path.parent / f"{first.name}.ipynb")
     again = plan_study(["seeds"], out=out, data_dir=synthetic_flowers)
     assert [t.action for t in again].count("skip") == 1 and again[0].action == "skip"
     # a chapter run with the same key (seed 1234, 10 epochs, book) is copied into the study
@@ -110,6 +120,8 @@ def test_resume_and_reuse_finished(synthetic_flowers, tmp_path):
                             "config": {"old": True}, "test_acc": 0.5,
                             "notebook": "flowers_cnn_1.ipynb",
                             "params_file": "flowers_cnn_1.npz"})
+    assert reuse_finished(again, runs_out) == 0        # a finished run has its notebook
+    _completed_notebook(src.parent / "flowers_cnn_1.ipynb")
     assert reuse_finished(again, runs_out) == 1
     assert target.action == "skip" and "same run as" in target.reason
     rec = json.loads(target.json_path.read_text(encoding="utf-8"))

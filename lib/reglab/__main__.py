@@ -3,7 +3,8 @@
 Each subcommand lives in its own module with an ``add_<name>_parser(subparsers)`` function that
 registers it and sets ``func`` (called with the parsed namespace, returns an exit code):
 ``data`` (reglab.data.cli), ``run`` (reglab.pipeline.runner), ``report`` (reglab.report.cli)
-and ``study`` (reglab.pipeline.study).
+and ``study`` (reglab.pipeline.study). Ctrl-C that no subcommand handles ends the command with
+``interrupted`` and exit code 130, without a traceback.
 """
 
 from __future__ import annotations
@@ -23,6 +24,14 @@ SUBCOMMANDS = [
 
 def main(argv=None) -> int:
     """Parse ``argv`` and run the chosen subcommand."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv) -> int:
     from reglab.data.cli import run
     parser = argparse.ArgumentParser(prog="reglab", description="reglab command line")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -10,9 +10,10 @@ ran the notebooks.
   default.
 * :class:`DaskExecutor` — each run is one task on a Dask cluster (``--scheduler
   tcp://HOST:PORT`` or ``$REGLAB_SCHEDULER``). The worker executes the training notebook, which
-  is sent along with the task, in a scratch folder of its own and returns the run's files (the
-  JSON record, the ``.npz`` parameters and the executed notebook) to the client, which writes
-  them into its results folder atomically (:mod:`reglab.fileio`), record last. With
+  is sent along with the task, in a scratch folder of its own (:mod:`reglab.pipeline.worker`)
+  and returns the run's files (the JSON record, the ``.npz`` parameters and the executed
+  notebook) to the client, which writes them into its results folder atomically
+  (:mod:`reglab.fileio`), record last. With
   ``shared_out=True`` the workers write straight into the results folder instead, which must
   then be the same path on every machine (a shared file system).
 
@@ -33,25 +34,28 @@ Failures on a cluster:
 * An error of the worker itself before or around the run (e.g. the package missing there) is
   retried ``retries`` times (default 1) by Dask, then recorded as failed.
 
+Interrupted (KeyboardInterrupt, or the generator of :meth:`run` closed), an executor starts no
+more runs and kills the kernels of the running ones: the pool's processes get SIGTERM (each
+kills its kernel and removes its partial notebook), a cluster's workers are asked to kill the
+kernels of this client's runs. Nothing of a stopped run is recorded.
+
 ``distributed`` is imported only when a scheduler is used.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 import queue
-import socket
 import sys
 import time
 import uuid
 from pathlib import Path
 
 from ..fileio import atomic_path, write_json_atomic
-from .notebooks import SYNTHETIC
 from .tasks import Outcome, Task, core_count, record_failure, run_task
+from .worker import _check_worker, _localize_data, _stop_runs, run_on_worker  # noqa: F401
 
 __all__ = ["SCHEDULER_ENV", "DaskExecutor", "LocalPoolExecutor", "add_executor_arguments",
            "executor_from_args", "make_executor", "run_on_worker"]
@@ -64,8 +68,22 @@ _INSTALL_HINT = ('install Dask distributed: pip install -e ".[cluster]" '
 
 
 def _worker_init() -> None:
+    """Set up a pool process: one-thread BLAS; Ctrl-C is the parent's to handle (the terminal
+    sends it to the whole process group); SIGTERM (from the parent, when interrupted) kills
+    the running kernel, removes the partial notebook and ends the process at once."""
+    import signal
+
     from .notebooks import kernel_env
     os.environ.update(kernel_env())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _worker_stop)
+
+
+def _worker_stop(signum, frame) -> None:                     # noqa: ARG001 — signal handler
+    from .notebooks import remove_partial_outputs, stop_kernels
+    stop_kernels()
+    remove_partial_outputs()
+    os._exit(128 + signum)
 
 
 # --------------------------------------------------------------------------------------------
@@ -103,8 +121,12 @@ class LocalPoolExecutor:
                     except Exception as exc:                  # noqa: BLE001 — worker died
                         outcome = record_failure(task, f"{type(exc).__name__}: {exc}", None)
                     yield i, outcome
-            except BaseException:
+            except BaseException:                            # interrupted: stop everything
+                # the pool's own thread cancels what has not started (cancelling here races
+                # with it marking the futures of the stopped processes as failed)
+                procs = list((getattr(pool, "_processes", None) or {}).values())
                 pool.shutdown(wait=False, cancel_futures=True)
+                _stop_processes(procs)
                 raise
 
     def close(self) -> None:
@@ -117,113 +139,18 @@ class LocalPoolExecutor:
         self.close()
 
 
-# --------------------------------------------------------------------------------------------
-# Dask cluster: the worker side
-# --------------------------------------------------------------------------------------------
-_KERNEL_CHECKED = False
-
-
-def _localize_data(config: dict) -> str | None:
-    """Point ``config["data_dir"]`` at the photos on this worker; an error message if none."""
-    path = config.get("data_dir")
-    if not path or path == SYNTHETIC or Path(path).is_dir():
-        return None       # "synthetic": the kernel makes the same set in this worker's cache
-    env = os.environ.get("FLOWERS_DIR", "")
-    if env and Path(env).is_dir():
-        config["data_dir"] = str(Path(env).absolute())
-        return None
-    return (f"PhotosNotFound: no photo folder {path} on worker host {socket.gethostname()} and "
-            "no $FLOWERS_DIR there (put the photos at the same path on every worker, or start "
-            "the worker with FLOWERS_DIR set)")
-
-
-def _undo_nanny_malloc_env() -> None:
-    """Keep Dask's malloc setting away from the kernels this worker starts.
-
-    The nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536`` (``distributed.nanny.
-    pre-spawn-environ``) so that they give memory back to the system. Inherited by a kernel,
-    it makes glibc map and unmap every large numpy array: training took twice as long as in
-    the local pool. The worker itself already read it; only its children are affected.
-    """
-    try:
-        import dask
-        pre = dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {}
-    except Exception:                                        # noqa: BLE001 — not under Dask
-        return
-    for k, v in pre.items():
-        if k.startswith("MALLOC_") and os.environ.get(k) == str(v):
-            del os.environ[k]
-
-
-def _worker_address() -> tuple[str, Path | None]:
-    try:
-        from distributed import get_worker
-        w = get_worker()
-        return w.address, Path(w.local_directory)
-    except (ImportError, ValueError):
-        return "", None
-
-
-def run_on_worker(task: Task, notebook: bytes, timeout: float | None = None,
-                  shared_out: bool = False) -> dict:
-    """Run one task where this is called (a Dask worker) and return what the client needs.
-
-    The training notebook comes as bytes (workers need no checkout). Without ``shared_out`` the
-    run writes into a scratch folder and its files come back in ``files`` (name -> bytes);
-    with it, the run writes into ``task.results_dir`` itself (``in_place``), which must exist
-    here already (the client makes it): a worker without the shared folder must not make a
-    local one. A failing run is a ``failed`` outcome, never an exception, so Dask does not
-    retry it.
-    """
-    global _KERNEL_CHECKED
-    import tempfile
-
-    from .notebooks import ensure_kernel
-
-    address, scratch = _worker_address()
-    if not _KERNEL_CHECKED:
-        ensure_kernel()
-        _KERNEL_CHECKED = True
-    _undo_nanny_malloc_env()
-    with tempfile.TemporaryDirectory(prefix="reglab-run-", dir=scratch) as tmp:
-        tmp = Path(tmp)
-        source = tmp / "train_model.ipynb"
-        source.write_bytes(notebook)
-        config = dict(task.config)
-        problem = _localize_data(config)
-        if shared_out and not task.results_dir.is_dir():
-            problem = (f"SharedOutMissing: the results folder {task.results_dir} is not on "
-                       f"worker host {socket.gethostname()} (--shared-out needs a folder that "
-                       "every machine sees at the same path)")
-        in_place = shared_out and not problem        # a failure record of a setup problem
-        results = task.results_dir if in_place else tmp / "results"   # comes back as a file
-        here = dataclasses.replace(task, config=config, results_dir=results, source=source)
-        if problem:
-            outcome = record_failure(here, problem, None)
-        else:
-            outcome = run_task(here, timeout)
-        files = {}
-        if not in_place:
-            for p in sorted(results.iterdir()):
-                if p.is_file() and p.name.startswith(task.name + "."):
-                    files[p.name] = p.read_bytes()
-    return {"status": outcome.status, "test_acc": outcome.test_acc,
-            "train_seconds": outcome.train_seconds, "wall_seconds": outcome.wall_seconds,
-            "error": outcome.error, "files": files, "in_place": in_place, "worker": address,
-            "host": socket.gethostname()}
-
-
-def _check_worker(data_dir: str | None) -> dict:
-    """What the client wants to know about a worker before sending it runs."""
-    from .. import __version__
-    env = os.environ.get("FLOWERS_DIR", "")
-    if data_dir == SYNTHETIC:
-        photos = "synthetic"
-    elif not data_dir or Path(data_dir).is_dir():
-        photos = "same path"
-    else:
-        photos = "FLOWERS_DIR" if env and Path(env).is_dir() else None
-    return {"reglab": __version__, "host": socket.gethostname(), "photos": photos}
+def _stop_processes(procs, wait: float = 5.0) -> None:
+    """Stop a pool's processes: SIGTERM (each kills its kernel, :func:`_worker_stop`), then
+    SIGKILL for any still there after ``wait`` seconds."""
+    for proc in procs:
+        with contextlib.suppress(Exception):
+            proc.terminate()
+    deadline = time.monotonic() + wait
+    for proc in procs:
+        with contextlib.suppress(Exception):
+            proc.join(max(0.0, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.kill()
 
 
 # --------------------------------------------------------------------------------------------
@@ -336,10 +263,10 @@ class DaskExecutor:
             src = Path(task.source)
             if src not in notebooks:
                 notebooks[src] = src.read_bytes()
+            key = f"reglab-run-{task.label}-{token}"
             fut = self.client.submit(run_on_worker, task, notebooks[src], timeout,
-                                     self.shared_out, key=f"reglab-run-{task.label}-{token}",
-                                     retries=self.retries, priority=len(items) - rank,
-                                     pure=False)
+                                     self.shared_out, key, key=key, retries=self.retries,
+                                     priority=len(items) - rank, pure=False)
             futures[fut.key] = (i, task, fut)
         pending = [f for _, _, f in futures.values()]
         deaths: dict[str, int] = {}
@@ -355,8 +282,10 @@ class DaskExecutor:
                 if not done:
                     time.sleep(0.2)
             self._report_events(futures, deaths, note)
-        except BaseException:
+        except BaseException:                            # interrupted: stop our runs
             self.client.cancel(list(pending))
+            with contextlib.suppress(Exception):
+                self.client.run(_stop_runs, [f.key for f in pending], wait=True)
             raise
 
     def _report_events(self, futures, deaths, note) -> None:

@@ -7,6 +7,11 @@
 * :func:`execute_notebook` — papermill with the project's settings: kernel ``python3``, an explicit
   working folder, no progress bar, no cell log, a quiet kernel manager, and (on request) the
   notebook's own paths written into its metadata in a form that does not name this machine.
+  papermill writes into a temporary file beside the target, which is renamed into place when
+  the execution ends (also when a cell failed), so a killed run never leaves a half-executed
+  notebook under the run's name.
+* :func:`stop_kernels` — kill the kernels this process started (an interrupted command), so
+  that the running executions end at once, without writing their notebooks.
 * :func:`strip_outputs`, :func:`parameters_cell_index` — notebook hygiene.
 
 papermill and nbformat are imported only inside the functions that need them (``import nbformat``
@@ -17,12 +22,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 __all__ = ["KERNEL_NAME", "SYNTHETIC", "synthetic_flowers_dir", "resolve_data_dir",
            "ensure_kernel", "execute_notebook", "notebook_error", "strip_outputs",
-           "parameters_cell_index", "kernel_env"]
+           "parameters_cell_index", "kernel_env", "RunStopped", "stop_kernels",
+           "remove_partial_outputs"]
 
 KERNEL_NAME = "python3"
 #: The ``data_dir`` value that selects the synthetic smoke-test photos.
@@ -107,7 +116,48 @@ def ensure_kernel(kernel_name: str = KERNEL_NAME) -> str:
                        f"`{sys.executable} -m ipykernel install --sys-prefix --name {kernel_name}`")
 
 
-def _quiet_kernel_manager():
+class RunStopped(Exception):
+    """The execution ended because :func:`stop_kernels` killed its kernel."""
+
+
+#: Kernels started by this process and still running: pid -> tag (see :func:`stop_kernels`).
+_KERNELS: dict[int, str | None] = {}
+#: Temporary output notebooks being written by this process.
+_PARTIAL: set[Path] = set()
+_LOCK = threading.Lock()
+_STOPPED_AT = [-1.0]
+
+
+def stop_kernels(tags=None) -> int:
+    """Kill the kernels this process started (those started with one of ``tags``, if given) and
+    mark executions begun before now as stopped; returns how many kernels were killed.
+
+    Safe in a signal handler. An execution whose kernel is killed this way raises
+    :class:`RunStopped` and leaves no notebook (:func:`execute_notebook`).
+    """
+    _STOPPED_AT[0] = time.monotonic()
+    n = 0
+    for pid, tag in list(_KERNELS.items()):
+        if tags is not None and tag not in tags:
+            continue
+        for kill in (os.killpg, os.kill):                    # the kernel leads its own group
+            try:
+                kill(pid, signal.SIGKILL)
+                n += 1
+                break
+            except (ProcessLookupError, PermissionError, OSError):
+                continue
+    return n
+
+
+def remove_partial_outputs() -> None:
+    """Remove the temporary notebooks this process is writing (safe in a signal handler)."""
+    for path in list(_PARTIAL):
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _quiet_kernel_manager(tag: str | None = None):
     """AsyncKernelManager without the kernel's two stderr messages of every run.
 
     * It encrypts the kernel's sockets when it can (jupyter_client 8.10+); otherwise ipykernel
@@ -115,6 +165,8 @@ def _quiet_kernel_manager():
     * It does not send SIGINT while shutting an idle kernel down (jupyter_client does so before
       the shutdown request, and ipykernel may log "KeyboardInterrupt caught in kernel"). A busy
       kernel is still terminated after the manager's ``shutdown_wait_time``.
+
+    The kernels it starts are known to :func:`stop_kernels` (with ``tag``) while they run.
     """
     from jupyter_client.manager import AsyncKernelManager
 
@@ -125,6 +177,21 @@ def _quiet_kernel_manager():
             if encrypt:
                 kwargs.setdefault("transport_encryption", "auto")
             super().__init__(*args, **kwargs)
+
+        async def _async_post_start_kernel(self, **kw):
+            pid = getattr(self.provisioner, "pid", None)
+            if pid:
+                self._reglab_pid = pid
+                _KERNELS[pid] = tag
+            await super()._async_post_start_kernel(**kw)
+
+        async def _async_shutdown_kernel(self, *args, **kwargs):
+            try:
+                await super()._async_shutdown_kernel(*args, **kwargs)
+            finally:
+                _KERNELS.pop(getattr(self, "_reglab_pid", None), None)
+
+        shutdown_kernel = _async_shutdown_kernel
 
         async def _async_interrupt_kernel(self):
             if getattr(self, "shutting_down", False):
@@ -166,8 +233,13 @@ def _environ(extra: dict | None):
 def execute_notebook(src, dst, parameters: dict | None = None, cwd=None, *,
                      kernel_name: str = KERNEL_NAME, timeout: float | None = None,
                      env: dict | None = None, log_output: bool = False,
-                     paths_as: tuple[str, str] | None = None):
+                     paths_as: tuple[str, str] | None = None, tag: str | None = None):
     """Run ``src`` with papermill into ``dst`` (quietly) and return the executed notebook.
+
+    papermill writes into a temporary file beside ``dst`` (:func:`reglab.fileio.atomic_path`
+    names), renamed onto ``dst`` when the execution ends, also when it failed; an execution
+    stopped by :func:`stop_kernels` or by KeyboardInterrupt removes it and leaves ``dst`` as it
+    was.
 
     Parameters
     ----------
@@ -185,26 +257,49 @@ def execute_notebook(src, dst, parameters: dict | None = None, cwd=None, *,
         What ``metadata.papermill.input_path`` and ``output_path`` of the executed notebook say
         (papermill writes the paths it was given, here absolute ones); set after the run, also
         when it failed.
+    tag : str, optional
+        The kernel's tag for :func:`stop_kernels`.
 
     Raises
     ------
     papermill.PapermillExecutionError
         A cell raised; ``dst`` is still written (with the error and papermill's banners).
+    RunStopped
+        :func:`stop_kernels` killed the kernel.
     """
     import papermill as pm
 
+    from ..fileio import replace_with, temporary_path
+
     dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
     cwd = Path(cwd) if cwd is not None else dst.parent
+    tmp = temporary_path(dst)
+    with _LOCK:
+        _PARTIAL.add(tmp)
+    started = time.monotonic()
+    keep = False
     try:
         with _environ(env):
-            nb = pm.execute_notebook(str(src), str(dst), parameters=parameters or {},
+            nb = pm.execute_notebook(str(src), str(tmp), parameters=parameters or {},
                                      kernel_name=kernel_name, cwd=str(cwd), progress_bar=False,
                                      log_output=log_output, execution_timeout=timeout,
-                                     kernel_manager_class=_quiet_kernel_manager())
+                                     kernel_manager_class=_quiet_kernel_manager(tag))
+        keep = True
+    except Exception:
+        if _STOPPED_AT[0] >= started:
+            raise RunStopped(f"stopped: {dst.name}") from None
+        keep = True                         # a failed run keeps its notebook, with the error
+        raise
     finally:
-        if paths_as is not None:
-            _set_papermill_paths(dst, *paths_as)
+        with _LOCK:
+            _PARTIAL.discard(tmp)
+        if keep and tmp.is_file() and tmp.stat().st_size:
+            if paths_as is not None:
+                _set_papermill_paths(tmp, *paths_as)
+            replace_with(tmp, dst)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
     if paths_as is not None:
         nb.metadata.papermill.update(input_path=paths_as[0], output_path=paths_as[1])
     return nb

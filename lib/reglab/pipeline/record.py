@@ -5,9 +5,14 @@ The training notebook (``notebooks/train_model.ipynb``) calls :func:`execute_run
 ``results_dir``:
 
 * ``<name>.json`` — the result record (``<run_id>.json`` when the config has a ``run_id``;
-  schema below), written last and atomically, so its presence with ``"status": "ok"`` means
-  the run finished;
-* ``<name>.npz`` — the trained parameters (:meth:`reglab.Model.save`).
+  schema below), written last and atomically, strict JSON (NaN and infinities as ``null``,
+  e.g. the validation loss of a subset without validation photos);
+* ``<name>.npz`` — the trained parameters (:meth:`reglab.Model.save`, atomic), written before
+  the record.
+
+Under the runner, the executed notebook is renamed into place after the kernel ends and the
+runner then rewrites the record with ``"notebook"``: only a record that names a completed
+notebook counts as finished for resume (:func:`is_finished`).
 
 Result record (``SCHEMA_VERSION`` 1)::
 
@@ -44,6 +49,7 @@ import datetime as _dt
 import hashlib
 import io
 import json
+import numbers
 import platform
 import sys
 import time
@@ -57,9 +63,31 @@ from ..profile import get_profile
 
 __all__ = ["SCHEMA_VERSION", "make_config", "run_stem", "run_profile", "config_key",
            "load_dataset", "execute_run", "read_result", "write_json_atomic", "result_path",
-           "is_finished", "stored_config", "Tee"]
+           "is_finished", "notebook_completed", "stored_config", "Tee"]
 
 SCHEMA_VERSION = 1
+
+
+#: What a parameter must be, as :func:`make_config`'s messages say it.
+_INT, _NUMBER, _TEXT = "a whole number (int)", "a number (float)", "a text (str)"
+_LIST, _INT_LIST, _DICT = "a list", "a list of whole numbers (int)", "a dict"
+
+
+def _check(name, value, wanted) -> None:
+    """Raise TypeError naming the parameter ``name`` unless ``value`` is ``wanted``."""
+    if wanted in (_INT, _INT_LIST):
+        ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    elif wanted == _NUMBER:
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    elif wanted == _TEXT:
+        ok = isinstance(value, str)
+    elif wanted == _LIST:
+        ok = isinstance(value, (list, tuple))
+    else:
+        ok = isinstance(value, dict)
+    if not ok:
+        raise TypeError(f"parameter {name} must be {wanted}, got {value!r} "
+                        f"({type(value).__name__})")
 
 
 def make_config(name, hconfigs, l2_decay=0.0, l1_decay=0.0, profile="exact", epochs=10,
@@ -67,10 +95,29 @@ def make_config(name, hconfigs, l2_decay=0.0, l1_decay=0.0, profile="exact", epo
                 max_samples=0, data_dir=None, report=2, profile_changes=None, run_id="") -> dict:
     """The run's configuration as plain JSON-able data (hconfigs deep-copied).
 
+    Every parameter is checked first: a value of the wrong type (``epochs=2.5``,
+    ``l2_decay="abc"``) raises TypeError naming the parameter and the type it takes, so that a
+    wrong papermill parameter stops the training notebook before anything runs.
+
     ``profile_changes`` (e.g. ``{"input_scale": 1/255}``) flips fields of the named profile for
     an ablation; ``run_id`` names the result files when several runs share a model name (the
     study's seeds and switches). Both are stored only when given, so plain runs keep their keys.
     """
+    for pname, value, wanted in (
+            ("name", name, _TEXT), ("hconfigs", hconfigs, _LIST),
+            ("l2_decay", l2_decay, _NUMBER), ("l1_decay", l1_decay, _NUMBER),
+            ("profile", profile, _TEXT), ("epochs", epochs, _INT),
+            ("batch_size", batch_size, _INT), ("learning_rate", learning_rate, _NUMBER),
+            ("seed", seed, _INT), ("resolution", resolution, _LIST),
+            ("max_samples", max_samples, _INT), ("report", report, _INT),
+            ("run_id", run_id or "", _TEXT),
+            ("profile_changes", profile_changes or {}, _DICT)):
+        _check(pname, value, wanted)
+    for r in resolution:
+        _check("resolution", r, _INT_LIST)
+    if data_dir is not None and not isinstance(data_dir, (str, Path)):
+        raise TypeError(f"parameter data_dir must be a text (str) or a path, got {data_dir!r} "
+                        f"({type(data_dir).__name__})")
     config = {"name": str(name), "hconfigs": copy.deepcopy(hconfigs), "l2_decay": float(l2_decay),
               "l1_decay": float(l1_decay), "profile": str(profile), "epochs": int(epochs),
               "batch_size": int(batch_size), "learning_rate": float(learning_rate),
@@ -141,10 +188,44 @@ def read_result(path) -> dict | None:
     return data if isinstance(data, dict) and data.get("schema") == SCHEMA_VERSION else None
 
 
-def is_finished(path, key: str | None = None) -> bool:
-    """True if ``path`` holds a successful result (with ``config_key == key`` if given)."""
+def notebook_completed(path) -> bool:
+    """True if the executed notebook at ``path`` ran to its end: it exists, papermill recorded
+    no exception and no cell is still ``pending`` or ``running`` (as a killed run leaves it)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            nb = json.load(f)
+    except (OSError, ValueError):
+        return False
+    if not isinstance(nb, dict):
+        return False
+    meta = (nb.get("metadata") or {}).get("papermill") or {}
+    if meta.get("exception"):
+        return False
+    states = [((c.get("metadata") or {}).get("papermill") or {}).get("status")
+              for c in nb.get("cells") or []]
+    return not any(s in ("pending", "running", "failed") for s in states)
+
+
+def is_finished(path, key: str | None = None, *, notebook: bool = True) -> bool:
+    """True if ``path`` holds a successful result (with ``config_key == key`` if given).
+
+    With ``notebook`` (the runner's resume check), the record must also name its executed
+    notebook (``"notebook"``, added by the runner once the notebook is in place) and that
+    notebook must have completed (:func:`notebook_completed`): a record that the training
+    notebook wrote during a run that was then killed does not count.
+    """
     r = read_result(path)
-    return bool(r) and r.get("status") == "ok" and (key is None or r.get("config_key") == key)
+    if not r or r.get("status") != "ok" or (key is not None and r.get("config_key") != key):
+        return False
+    if not notebook:
+        return True
+    name = r.get("notebook")
+    if not name:
+        return False
+    folder = Path(path).parent
+    # a record of an older runner may name its notebook by an absolute path: look beside it too
+    return any(notebook_completed(p) for p in dict.fromkeys((folder / name,
+                                                              folder / Path(name).name)))
 
 
 class Tee(io.TextIOBase):
@@ -195,6 +276,7 @@ def execute_run(config: dict, results_dir, dataset=None, show_cnt: int = 0):
     from .. import __version__
     from ..nn.model import Model
 
+    _check("show_cnt", show_cnt, _INT)
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     if dataset is None:

@@ -14,7 +14,9 @@ Three studies, each a set of executed training notebooks run through the same ru
   the book-profile runs of the seeds study (same seed 1234), it shows which quirk causes what.
 
 Order: the ablation first (short), then the seeds, then the long runs, so an interrupted study
-still has its cheapest answers; a rerun skips what is finished.
+still has its cheapest answers; a rerun skips what is finished. As for ``run``, the command holds
+the lock of its results folder, and Ctrl-C stops the runs, counts what finished and exits
+with 130.
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ from ..fileio import write_json_atomic
 from ..paths import project_root
 from . import experiments
 from .executors import add_executor_arguments, executor_from_args
+from .lock import LockHeld, results_lock
 from .record import (config_key, is_finished, make_config, read_result, result_path,
                      stored_config)
-from .runner import (RESOLUTION, data_argument, default_notebook, default_out, execute_tasks,
-                     report_every)
+from .runner import (RESOLUTION, clean_results, count_outcomes, data_argument, default_notebook,
+                     default_out, execute_tasks, ignoring_sigint, nonneg_int, positive_float,
+                     positive_int, report_every)
 from .tasks import PROFILES, Task, core_count, format_seconds
 
 __all__ = ["SEEDS", "LONG_SEEDS", "LONG_EPOCHS", "ABLATIONS", "Ablation", "STUDIES",
@@ -170,14 +174,14 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
         description=__doc__.split("\n\n")[1] if __doc__ else None)
     p.add_argument("--only", default=",".join(STUDIES), metavar="STUDY[,STUDY]",
                    help=f"which studies (default: all: {', '.join(STUDIES)})")
-    p.add_argument("--jobs", type=int, default=None, metavar="N",
+    p.add_argument("--jobs", type=positive_int, default=None, metavar="N",
                    help=f"notebooks in parallel (default: number of cores, {core_count()})")
     p.add_argument("--force", action="store_true", help="rerun finished runs too")
     p.add_argument("--data-dir", default=None, metavar="PATH",
                    help="photo folder (default: $FLOWERS_DIR, then data/flowers)")
-    p.add_argument("--max-samples", type=int, default=0, metavar="N",
+    p.add_argument("--max-samples", type=nonneg_int, default=0, metavar="N",
                    help="class-stratified subset of N photos (quick tests)")
-    p.add_argument("--epochs-scale", type=float, default=1.0, metavar="F",
+    p.add_argument("--epochs-scale", type=positive_float, default=1.0, metavar="F",
                    help="multiply every run's epochs by F (quick tests; default 1)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="results folder (default: reports/study under the project root)")
@@ -188,34 +192,46 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def study_command(args) -> int:
-    """Plan and execute the studies; prints the wall time; 1 if any run failed."""
+    """Plan and execute the studies; prints the wall time; 1 if any run failed, 2 if the
+    results folder is in use (or a bad study name, an unusable cluster), 130 if interrupted."""
+    out = Path(args.out if args.out is not None else default_study_out()).absolute()
+    try:
+        with results_lock(out, command="reglab study"):
+            return _study_locked(args, out)
+    except LockHeld as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _study_locked(args, out: Path) -> int:
     from .notebooks import ensure_kernel
 
     t0 = time.perf_counter()
     studies = [s.strip() for s in args.only.split(",") if s.strip()]
-    try:
-        tasks = plan_study(studies, out=args.out, data_dir=args.data_dir,
-                           max_samples=args.max_samples, epochs_scale=args.epochs_scale,
-                           force=args.force)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    ensure_kernel()
-    reused = 0 if args.force else reuse_finished(tasks)
-    n_run = sum(t.action == "run" for t in tasks)
-    if reused:
-        print(f"  {reused} runs reused from the chapter's runs (same config and data)")
-    try:
-        executor = executor_from_args(args, n_run)
-    except (RuntimeError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"reglab study: {', '.join(studies)}: {len(tasks)} runs, {n_run} to execute "
-          f"({len(tasks) - n_run} finished before) {executor.describe(n_run)}")
-    sys.stdout.flush()
-    code = 0
     outcomes = []
+    code = 0
     try:
+        try:
+            tasks = plan_study(studies, out=out, data_dir=args.data_dir,
+                               max_samples=args.max_samples, epochs_scale=args.epochs_scale,
+                               force=args.force)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        clean_results(sorted({t.results_dir for t in tasks}))
+        ensure_kernel()
+        reused = 0 if args.force else reuse_finished(tasks)
+        n_run = sum(t.action == "run" for t in tasks)
+        if reused:
+            print(f"  {reused} runs reused from the chapter's runs (same config and data)")
+        try:
+            executor = executor_from_args(args, n_run)
+        except (RuntimeError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"reglab study: {', '.join(studies)}: {len(tasks)} runs, {n_run} to execute "
+              f"({len(tasks) - n_run} finished before) {executor.describe(n_run)}")
+        sys.stdout.flush()
         # keep the planned order (ablation, seeds, long) rather than longest-first
         with executor:
             for study in STUDIES:
@@ -223,10 +239,20 @@ def study_command(args) -> int:
                 if part:
                     outcomes += execute_tasks(part, progress=not args.no_progress,
                                               executor=executor)
+                if any(o.status == "interrupted" for o in outcomes):
+                    break
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
         code = 130
-    counts = {s: sum(o.status == s for o in outcomes) for s in ("ok", "skipped", "failed")}
-    print(f"study done: {counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} "
-          f"failed in {format_seconds(time.perf_counter() - t0)} (wall)")
+    with ignoring_sigint():
+        counts = count_outcomes(outcomes)
+        if counts["interrupted"]:
+            code = 130
+        if code:
+            print(f"interrupted: {counts['interrupted']} run(s) not finished; run the same "
+                  "command again to finish them" if counts["interrupted"] else "interrupted",
+                  file=sys.stderr)
+        print(f"study done: {counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} "
+              "failed" + (f", {counts['interrupted']} interrupted" if counts["interrupted"]
+                          else "")
+              + f" in {format_seconds(time.perf_counter() - t0)} (wall)")
     return code or (1 if counts["failed"] else 0)

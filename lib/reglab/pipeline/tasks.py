@@ -2,10 +2,13 @@
 
 A :class:`Task` is one run of the chapter under one profile: its config, its key (for resume),
 its results folder and the training notebook to execute. :func:`run_task` executes the
-notebook with papermill into ``<results_dir>/<name>.ipynb``; the notebook writes
-``<name>.json`` and ``<name>.npz`` beside it (:func:`reglab.pipeline.record.execute_run`), and
-:func:`run_task` adds what only the runner knows (the executed notebook, the wall time) to the
-record. A run that fails gets a ``status: failed`` record instead (:func:`record_failure`). The
+notebook with papermill into ``<results_dir>/<name>.ipynb`` (written under a temporary name and
+renamed into place when the kernel ends); the notebook writes ``<name>.npz`` and then
+``<name>.json`` beside it (:func:`reglab.pipeline.record.execute_run`), and :func:`run_task`,
+once the notebook is in place, rewrites the record with what only the runner knows (the
+executed notebook, the wall time). Only such a record counts as finished for resume
+(:func:`reglab.pipeline.record.is_finished`): a run killed at any point leaves either the
+previous finished run or a record that the next run redoes. A run that fails gets a ``status: failed`` record instead (:func:`record_failure`). The
 local pool and the Dask workers (:mod:`reglab.pipeline.executors`) both call :func:`run_task`;
 the runner and the study (:mod:`reglab.pipeline.runner`, :mod:`reglab.pipeline.study`) plan the
 tasks and hand them to an executor.
@@ -130,6 +133,8 @@ class Task:
             self.action, self.reason = "skip", "finished, same config"
         elif previous.get("status") != "ok":
             self.reason = "failed before"
+        elif previous.get("config_key") == self.key:
+            self.reason = "unfinished (its notebook is missing or did not complete)"
         else:
             self.reason = "config changed"
         return self
@@ -152,7 +157,8 @@ class Task:
 
 @dataclass
 class Outcome:
-    """What happened to a task: ``ok``, ``failed`` or ``skipped``."""
+    """What happened to a task: ``ok``, ``failed``, ``skipped`` or ``interrupted`` (the command
+    was stopped before the run finished; nothing of it was recorded)."""
 
     task: Task
     status: str
@@ -165,11 +171,14 @@ class Outcome:
         """The one terminal line for this run."""
         t = self.task
         if self.status == "ok":
-            return (f"✓ {t.label}  test {self.test_acc:.3f}  train "
+            acc = "n/a" if self.test_acc is None else f"{self.test_acc:.3f}"
+            return (f"✓ {t.label}  test {acc}  train "
                     f"{format_seconds(self.train_seconds)}  "
                     f"(notebook {format_seconds(self.wall_seconds)})")
         if self.status == "skipped":
             return f"- {t.label}  skipped (finished, same config)"
+        if self.status == "interrupted":
+            return f"! {t.label}  interrupted: not finished (the next run redoes it)"
         first = (self.error or "").splitlines()[0] if self.error else "unknown error"
         if len(first) > 160:
             first = first[:157] + "..."
@@ -193,16 +202,22 @@ def record_failure(task: Task, error: str, wall: float | None) -> Outcome:
     return Outcome(task, "failed", wall_seconds=wall, error=error)
 
 
-def run_task(task: Task, timeout: float | None = None) -> Outcome:
-    """Execute one task's notebook (in this process) and record the outcome."""
-    from .notebooks import execute_notebook, kernel_env, notebook_error
+def run_task(task: Task, timeout: float | None = None, tag: str | None = None) -> Outcome:
+    """Execute one task's notebook (in this process) and record the outcome.
+
+    ``tag`` marks the kernel for :func:`reglab.pipeline.notebooks.stop_kernels`; a run stopped
+    that way raises :class:`reglab.pipeline.notebooks.RunStopped` and records nothing.
+    """
+    from .notebooks import RunStopped, execute_notebook, kernel_env, notebook_error
 
     task.results_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     try:
         execute_notebook(task.source, task.notebook, task.parameters(), cwd=task.results_dir,
                          timeout=timeout, env=kernel_env(),
-                         paths_as=(task.origin, task.notebook.name))
+                         paths_as=(task.origin, task.notebook.name), tag=tag)
+    except RunStopped:
+        raise
     except Exception as exc:                                  # noqa: BLE001 — recorded
         return record_failure(task, notebook_error(exc), time.perf_counter() - t0)
     wall = time.perf_counter() - t0

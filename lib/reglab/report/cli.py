@@ -3,6 +3,10 @@
 ``--study`` renders the study report (``notebooks/study_report.ipynb`` on ``reports/study``,
 written by ``python -m reglab study``) into ``study_report.html/.pdf/_page1.png`` instead.
 
+Before rendering, every record the report plans is read here too: a record that is there but
+cannot be used (not JSON, a field of the wrong type) is named on stderr with the field, and the
+report goes on without that run (it shows as unreadable).
+
 Also runs standalone: ``python -m reglab.report.cli [options]``.
 """
 
@@ -14,7 +18,7 @@ from pathlib import Path
 
 from ..paths import project_root
 
-__all__ = ["add_report_parser", "run_report", "main"]
+__all__ = ["add_report_parser", "run_report", "warn_unreadable", "main"]
 
 
 def _project_path(*parts) -> Path:
@@ -30,6 +34,7 @@ def run_report(args) -> int:
     default_runs = ("reports", "study") if study else ("reports", "runs")
     runs_dir = Path(args.runs_dir) if args.runs_dir else _project_path(*default_runs)
     out_dir = Path(args.out) if args.out else _project_path("reports")
+    warn_unreadable(runs_dir, study, getattr(args, "profiles", None))
     try:
         if study:
             from .render import build_study_report
@@ -44,6 +49,23 @@ def run_report(args) -> int:
     print("보고서 / report: " + ", ".join(str(p) for p in done)
           + f"  ({out.seconds.get('total', 0):.1f} s)")
     return 0
+
+
+def warn_unreadable(runs_dir, study: bool = False, profiles=None) -> int:
+    """Print one stderr line per record under ``runs_dir`` that the report cannot use (its
+    file and field); returns how many."""
+    from ..profile import PROFILES
+    from .records import load_report_data, load_study_data, unreadable_records
+
+    if not Path(runs_dir).is_dir():
+        return 0
+    data = (load_study_data(runs_dir) if study
+            else load_report_data(runs_dir, profiles or tuple(PROFILES)))
+    lines = unreadable_records(data)
+    for line in lines:
+        print(f"⚠ cannot read {line}; left out of the report / 보고서에서 빠집니다",
+              file=sys.stderr)
+    return len(lines)
 
 
 def add_report_parser(subparsers) -> argparse.ArgumentParser:

@@ -2,8 +2,11 @@
 
 A record is ``<dir>/.../<run>.json`` in the schema of :mod:`reglab.pipeline.record` (written by
 :func:`reglab.pipeline.record.execute_run`, or by the runner for a failed run). A planned run is
-:data:`OK` (a finished record with every key the report reads), :data:`FAILED` (a failed
-record, or a file that cannot be read or has an unknown schema) or :data:`MISSING` (no file).
+:data:`OK` (a finished record with every key the report reads, each of the type it needs),
+:data:`FAILED` (a failed record, or a file that cannot be read, has an unknown schema or a field
+the report cannot use, e.g. ``"test_acc": "abc"`` or a ``null`` loss) or :data:`MISSING` (no
+file). An entry of a file that cannot be used is ``unreadable`` and its error names the file
+and the field; :func:`unreadable_records` lists them for the terminal.
 
 Chapter report
     :func:`load_report_data` reads ``<runs_dir>/<profile>/<name>.json`` for the seven runs of
@@ -28,6 +31,7 @@ from ..profile import PROFILES
 from .stats import Summary, summarize
 
 __all__ = ["OK", "FAILED", "MISSING", "RunEntry", "ReportData", "entry_from_record",
+           "record_problem", "unreadable_records",
            "build_report_data", "load_report_data", "StudyRun", "StudyData", "expected_runs",
            "build_study_data", "load_study_data"]
 
@@ -48,6 +52,49 @@ def _read_record(path: Path):
         return exc
 
 
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _not_number(field: str, value) -> str:
+    what = "null" if value is None else repr(value)
+    return f"{field} is {what}, not a number"
+
+
+def record_problem(rec: dict) -> str | None:
+    """The first field of an ok record that the report cannot use (``"test_acc is 'abc',
+    not a number"``), or None. Numbers may not be null (a NaN of the run)."""
+    for key in ("test_acc", "train_seconds"):
+        if not _number(rec.get(key)):
+            return _not_number(key, rec.get(key))
+    if not isinstance(rec.get("config"), dict):
+        return "config is not an object"
+    hist = rec.get("history")
+    if not isinstance(hist, list):
+        return "history is not a list"
+    for n, h in enumerate(hist):
+        if not isinstance(h, dict):
+            return f"history[{n}] is not an object"
+        for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
+            if key in h and not _number(h[key]):
+                return _not_number(f"history[{n}].{key}", h[key])
+    near = rec.get("near_zero")
+    if not isinstance(near, dict):
+        return "near_zero is not an object"
+    for key in ("count", "total", "threshold"):
+        if key in near and not _number(near[key]):
+            return _not_number(f"near_zero.{key}", near[key])
+    weights = rec.get("weights")
+    if not isinstance(weights, dict):
+        return "weights is not an object"
+    for key, value in weights.items():
+        values = value if isinstance(value, list) else [value]
+        bad = next((v for v in values if not _number(v)), 0)
+        if not _number(bad):
+            return _not_number(f"weights.{key}", bad)
+    return None
+
+
 # ----------------------------------------------------------------------------- chapter runs
 @dataclass
 class RunEntry:
@@ -58,6 +105,8 @@ class RunEntry:
     status: str
     record: dict | None = None
     error: str | None = None
+    source: str | None = None         # the record's file, relative to the results folder
+    unreadable: str | None = None     # what is wrong with a file that cannot be used
 
     @property
     def name(self) -> str:
@@ -123,27 +172,49 @@ class ReportData:
         return out
 
 
-def entry_from_record(spec: RunSpec, profile: str, rec) -> RunEntry:
+def entry_from_record(spec: RunSpec, profile: str, rec, source=None) -> RunEntry:
     """The :class:`RunEntry` of one planned run from its record (None: no file; an Exception:
-    the file could not be read)."""
+    the file could not be read). ``source`` (the file, relative to the results folder, so that
+    the report names no folder of the machine) is named in the error of a record that cannot
+    be used."""
+    where = f"{source}: " if source is not None else ""
+
+    def unreadable(what: str, error: str | None = None, record=None) -> RunEntry:
+        return RunEntry(spec, profile, FAILED, record,
+                        error or f"결과 파일을 읽을 수 없습니다 ({where}{what})", source, what)
+
     if rec is None:
         return RunEntry(spec, profile, MISSING)
     if isinstance(rec, Exception):
-        return RunEntry(spec, profile, FAILED, None, f"결과 파일을 읽을 수 없습니다 ({rec})")
+        return unreadable(str(rec))
     if not isinstance(rec, dict) or rec.get("schema") != 1:
         schema = rec.get("schema") if isinstance(rec, dict) else None
-        return RunEntry(spec, profile, FAILED, None,
-                        f"결과 파일의 형식을 알 수 없습니다 (schema={schema!r})")
+        return unreadable(f"unknown schema {schema!r}",
+                          f"결과 파일의 형식을 알 수 없습니다 ({where}schema={schema!r})")
     status = rec.get("status")
     if status == OK:
         missing = [k for k in _REQUIRED_OK_KEYS if k not in rec]
         if missing:
-            return RunEntry(spec, profile, FAILED, rec,
-                            f"결과 파일에 항목이 없습니다: {', '.join(missing)}")
+            return unreadable(f"missing {', '.join(missing)}",
+                              f"결과 파일에 항목이 없습니다: {where}{', '.join(missing)}", rec)
+        problem = record_problem(rec)
+        if problem:
+            return unreadable(problem)
         return RunEntry(spec, profile, OK, rec)
     if status == FAILED:
         return RunEntry(spec, profile, FAILED, rec, str(rec.get("error") or "알 수 없는 오류"))
     return RunEntry(spec, profile, FAILED, rec, f"알 수 없는 상태 {status!r}")
+
+
+def unreadable_records(data) -> list[str]:
+    """``"<file>: <problem>"`` for each record of ``data`` (a :class:`ReportData` or
+    :class:`StudyData`) that is there but cannot be used."""
+    if isinstance(data, ReportData):
+        base, entries = data.runs_dir, data.entries.values()
+    else:
+        base, entries = data.study_dir, [r.entry for r in data.runs]
+    return [f"{e.source if base is None else base / e.source}: {e.unreadable}"
+            for e in entries if e.unreadable]
 
 
 def build_report_data(records: dict, profiles=tuple(PROFILES), runs_dir=None) -> ReportData:
@@ -154,7 +225,9 @@ def build_report_data(records: dict, profiles=tuple(PROFILES), runs_dir=None) ->
     data = ReportData(None if runs_dir is None else Path(runs_dir), list(profiles))
     for p in data.requested:
         for spec in CHAPTER8_RUNS:
-            data.entries[(p, spec.name)] = entry_from_record(spec, p, records.get((p, spec.name)))
+            source = f"{p}/{spec.name}.json"
+            data.entries[(p, spec.name)] = entry_from_record(spec, p, records.get((p, spec.name)),
+                                                             source)
     return data
 
 
@@ -282,8 +355,8 @@ def build_study_data(records: dict, study_dir=None) -> StudyData:
     for study, profile, name, variant, seed, switch in expected_runs():
         stem = f"{name}__{variant}"
         rec = records.get((study, profile, stem))
-        entry = entry_from_record(get_run(name), profile, rec)
         path = None if base is None else base / study / profile / f"{stem}.json"
+        entry = entry_from_record(get_run(name), profile, rec, f"{study}/{profile}/{stem}.json")
         runs.append(StudyRun(study, variant, seed, switch, path, entry))
     return StudyData(base, runs)
 
