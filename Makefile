@@ -111,8 +111,11 @@ cluster-demo: $(STAMP)
 data: $(STAMP)
 	$(VPY) -m reglab data fetch
 
+# Its settings (lib/reglab/classroom/lab-settings/overrides.json) send widget messages to the
+# kernel's main shell (commsOverSubshells "disabled"): a click waits for the running cell.
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(LAB_ROOT_FLAG) $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks \
+	    --LabApp.app_settings_dir=lib/reglab/classroom/lab-settings $(LAB_ROOT_FLAG) $(LAB_ARGS)
 
 bench: $(STAMP)
 	@if [ -f benchmarks/bench_models.py ]; then \

@@ -251,6 +251,57 @@ def test_control_panel_runs_headless():
     panel.children[1].value = 5
     panel.press()
     assert calls[-1] == (5, "b")
+    assert panel.status.value.startswith("끝")
+
+
+def test_control_panel_reports_a_failed_run(capsys):
+    """A run that raises: the status says 오류 with the message (not "끝"), the traceback is
+    shown, the button is usable again and the callback itself does not raise."""
+    import ipywidgets as widgets
+
+    def run(n):
+        raise ValueError(f"bad n={n}")
+
+    panel = classroom.control_panel({"n": widgets.IntSlider(value=2)}, run)
+    assert panel.press() is False
+    assert "오류" in panel.status.value and "끝" not in panel.status.value
+    assert "ValueError" in panel.status.value and "bad n=2" in panel.status.value
+    assert not panel.button.disabled
+    assert "Traceback" in capsys.readouterr().err
+    panel.button.click()                     # through the button's own callback, too
+    assert "오류" in panel.status.value
+
+
+def test_figures_are_explicit_and_locked(synthetic_ds):
+    """The helpers build Figures outside pyplot's list and hold the figure lock."""
+    import threading
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    before = plt.get_fignums()
+    hist = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1 + (e - 3) ** 2 / 10,
+             "train_acc": 0.5, "val_acc": 0.4} for e in range(1, 7)]
+    fig = classroom.plot_overfitting(hist, title="t")
+    assert isinstance(fig, Figure) and plt.get_fignums() == before
+    labels = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    assert any("검증 손실 최저 (3 에폭)" in t for t in labels), labels
+    assert not any(ax.get_legend() for ax in fig.axes), "legends go under the panels"
+    line_styles = {ln.get_linestyle() for ln in fig.axes[0].get_lines()[:2]}
+    assert line_styles == {"-", "--"}
+
+    got = []
+
+    def other():
+        got.append(classroom.FIGURE_LOCK.acquire(blocking=False))
+
+    with classroom.FIGURE_LOCK:
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+    assert got == [False], "another thread must wait for the figure lock"
 
 
 # ---- execution under nbval -----------------------------------------------------------------
@@ -277,3 +328,52 @@ def test_notebook_runs_under_nbval_in_time(name, tmp_path):
     assert sorted(p.name for p in CLASS_DIR.iterdir()) == class_before
     print(f"{name}: {elapsed:.1f} s under nbval "
           f"({'FLOWERS_DIR' if os.environ.get('FLOWERS_DIR') else 'synthetic photos'})")
+
+
+def test_accuracy_by_mode_leaves_the_model_unchanged(synthetic_ds):
+    drop = ["dropout", {"keep_prob": 0.5}]
+    m = Model("d", synthetic_ds, [16, drop], seed=2)
+    classroom.train_quietly(m, 1)
+    before = {k: v.copy() for k, v in m._state_arrays().items()}
+    rng_states = [l.rng.bit_generator.state for l in m.layers if getattr(l, "rng", None) is not None]
+    acc = classroom.accuracy_by_mode(m, synthetic_ds.tr_xs, synthetic_ds.tr_ys, repeats=2)
+    assert set(acc) == {"eval", "train"} and all(0 <= v <= 1 for v in acc.values())
+    assert acc["eval"] == pytest.approx(m.evaluate(synthetic_ds.tr_xs, synthetic_ds.tr_ys)[1])
+    for k, v in m._state_arrays().items():
+        assert np.array_equal(v, before[k]), f"{k} changed"
+    assert [l.rng.bit_generator.state for l in m.layers
+            if getattr(l, "rng", None) is not None] == rng_states
+
+
+def test_live_weight_share_splits_live_and_silent_units(synthetic_ds):
+    m = Model("l", synthetic_ds, [8], seed=4)
+    w = m.layers[0].params["w"]
+    w[:, :4] = 0.0                               # units 0-3 silent: no input reaches them
+    m.layers[0].params["b"][...] = np.where(np.arange(8) < 4, -1.0, 1.0)
+    w[:, 4] = 0.0                                # unit 4 live (bias only), all its weights 0
+    share = classroom.live_weight_share(m, synthetic_ds.tr_xs[:20], 1e-3)
+    assert (share["live_units"], share["units"]) == (4, 8)
+    assert share["live"] == pytest.approx(classroom.weight_share(w[:, 4:], 1e-3))
+    assert share["all"] == pytest.approx(classroom.weight_share(w, 1e-3))
+    assert 0.25 <= share["live"] < 0.3 and share["all"] >= 5 / 8
+    assert classroom.inactive_units(m, synthetic_ds.tr_xs[:20]) == (4, 8)
+
+
+def test_layer_inputs_and_value_hists(synthetic_ds):
+    from matplotlib.figure import Figure
+
+    hc = [["batch_normal"], ["conv", {"ksize": 3, "chn": 4}], ["max", {"stride": 2}],
+          ["batch_normal"], ["conv", {"ksize": 3, "chn": 4}], ["avg", {"stride": 6}]]
+    m = Model("v", synthetic_ds, hc, seed=6)
+    before = {k: v.copy() for k, v in m._state_arrays().items()}
+    xs = synthetic_ds.va_xs[:10]
+    last = classroom.layer_inputs(m, xs, "conv", -1)
+    assert last.size == 10 * 4 * 6 * 6                     # after one 2x2 max pool of 12x12
+    first = classroom.layer_inputs(m, xs, "batch_normal", 0)
+    assert first.size == xs.size
+    for k, v in m._state_arrays().items():
+        assert np.array_equal(v, before[k]), f"{k} changed"
+    with pytest.raises(ValueError):
+        classroom.layer_inputs(m, xs, "dropout")
+    fig = classroom.plot_value_hists({"a": last, "b": first}, title="값")
+    assert isinstance(fig, Figure) and len(fig.axes) == 2

@@ -15,14 +15,24 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CLASS_SYNTHETIC_PER_CLASS", "SYNTHETIC_NOISE_STD", "class_synthetic_dir",
-           "find_photo_dir", "load_class_data", "with_train_count"]
+__all__ = ["CLASS_SYNTHETIC_PER_CLASS", "SYNTHETIC_NOISE_STD", "CLASS_NAMES_KO", "class_label",
+           "class_synthetic_dir", "find_photo_dir", "load_class_data", "with_train_count"]
 
 #: Photos per class of the class notebooks' synthetic set (5 x 120 = 600).
 CLASS_SYNTHETIC_PER_CLASS = 120
 _CLASS_SYNTHETIC_VERSION = 1
 #: Std (pixel units, 0-255) of the fixed noise added to the grey synthetic photos.
 SYNTHETIC_NOISE_STD = 40.0
+#: Korean names of the flower classes (the folders carry the Kaggle set's English names).
+CLASS_NAMES_KO = {"daisy": "데이지", "dandelion": "민들레", "rose": "장미", "sunflower": "해바라기",
+                  "tulip": "튤립"}
+
+
+def class_label(name: str) -> str:
+    """A class name in Korean with the English in parentheses (``"장미 (rose)"``); other names
+    as they are."""
+    ko = CLASS_NAMES_KO.get(str(name).lower())
+    return f"{ko} ({name})" if ko else str(name)
 
 
 def class_synthetic_dir(root=None) -> Path:
@@ -131,7 +141,7 @@ def load_class_data(max_samples: int = 600, resolution=32, data_dir=None, *, tr_
             print(f"데이터: 실제 꽃 사진 ({origin}: {ds.path})")
         print(f"    {resolution[0]}×{resolution[1]} 크기 {len(ds)}장 — 학습 {ds.train_count}장, "
               f"검증 {ds.validate_count}장, 테스트 {ds.test_count}장; "
-              f"클래스 {', '.join(ds.target_names)}")
+              f"클래스 {', '.join(class_label(n) for n in ds.target_names)}")
     return ds
 
 

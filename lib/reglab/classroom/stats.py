@@ -1,9 +1,13 @@
 """What a trained model's layers do: weights near zero, silent units, batch-norm statistics.
 
 * :func:`weight_share` — the share of weights with ``|w| <= threshold``.
-* :func:`inactive_units` — ReLU units that are 0 for every image.
+* :func:`inactive_units` — ReLU units that are 0 for every image; :func:`live_weight_share` —
+  the near-zero share among the weights into live units and among all of a layer's weights.
 * :func:`activation_stats`, :func:`bn_stats_lines` — per-channel mean and std before and after
   every ``batch_normal`` layer, in evaluation and in training mode, without changing the model.
+* :func:`accuracy_by_mode` — accuracy with dropout and noise on (training mode) and off
+  (evaluation mode), without changing the model.
+* :func:`layer_inputs` — the values one layer receives (evaluation mode), for a histogram.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import numpy as np
 
 from ..nn import single_thread_blas
 
-__all__ = ["weight_share", "inactive_units", "activation_stats", "bn_stats_lines"]
+__all__ = ["weight_share", "inactive_units", "live_weight_share", "activation_stats",
+           "bn_stats_lines", "accuracy_by_mode", "layer_inputs"]
 
 
 def weight_share(weights: np.ndarray, threshold: float) -> float:
@@ -27,12 +32,41 @@ def inactive_units(model, xs_u8, layer: int = 0) -> tuple[int, int]:
     """``(inactive, total)``: units of ``model.layers[layer]`` (a ReLU ``full`` layer) whose
     output is 0 for every image in ``xs_u8`` (evaluation mode). Their incoming weights get no
     gradient from the data, only from the L1/L2 penalty."""
+    silent = _silent_units(model, xs_u8, layer)
+    return int(np.count_nonzero(silent)), int(silent.size)
+
+
+def _silent_units(model, xs_u8, layer: int) -> np.ndarray:
+    """Boolean mask of the units of ``model.layers[layer]`` that are 0 for every image."""
     with single_thread_blas():
         x = model._to_input(np.asarray(xs_u8))
         for l in model.layers[:layer + 1]:
             x = l.forward(x, False)
     h = np.asarray(x).reshape(x.shape[0], -1)
-    return int(np.count_nonzero(h.max(axis=0) <= 0)), int(h.shape[1])
+    return h.max(axis=0) <= 0
+
+
+def live_weight_share(model, xs_u8, threshold: float, layer: int = 0) -> dict:
+    """Share of ``|w| <= threshold`` among the incoming weights of ``model.layers[layer]`` (a
+    ``full`` layer), split by whether the unit they feed is live or silent on ``xs_u8``.
+
+    Weights into silent units get no gradient from the data, only from the penalty, so they
+    shrink towards 0 under L1 and L2 alike; the share among live units shows what the penalty
+    does to weights that the model uses.
+
+    Returns
+    -------
+    dict
+        ``live`` and ``all`` (shares 0-1; ``live`` is nan when no unit is live), ``live_units``,
+        ``units``.
+    """
+    silent = _silent_units(model, xs_u8, layer)
+    w = np.asarray(model.layers[layer].params["w"])
+    w = w.reshape(-1, silent.size)
+    live = w[:, ~silent]
+    return {"live": weight_share(live, threshold) if live.size else float("nan"),
+            "all": weight_share(w, threshold), "live_units": int((~silent).sum()),
+            "units": int(silent.size)}
 
 
 def activation_stats(model, xs_u8, modes=("eval", "train")) -> list[dict]:
@@ -97,6 +131,53 @@ def activation_stats(model, xs_u8, modes=("eval", "train")) -> list[dict]:
         for rng, state in rngs.values():
             rng.bit_generator.state = state
     return records
+
+
+def accuracy_by_mode(model, xs_u8, labels, repeats: int = 5) -> dict:
+    """Accuracy of ``model`` on ``xs_u8`` in evaluation mode and in training mode.
+
+    Training mode is what the training curves measure: dropout masks and noise are drawn
+    (``repeats`` times, averaged) and batch-norm layers use the batch's statistics. The model is
+    left exactly as it was (running averages and random streams restored, as in
+    :func:`activation_stats`).
+
+    Returns
+    -------
+    dict
+        ``{"eval": accuracy, "train": mean accuracy over the repeats}``.
+    """
+    xs_u8, labels = np.asarray(xs_u8), np.asarray(labels)
+    buffers = {id(l): {k: v.copy() for k, v in l.buffers.items()} for l in model.layers}
+    rngs = {id(l.rng): (l.rng, copy.deepcopy(l.rng.bit_generator.state))
+            for l in model.layers if getattr(l, "rng", None) is not None}
+    try:
+        with single_thread_blas():
+            x = model._to_input(xs_u8)
+            ev = float(np.mean(np.argmax(model.forward(x, False), axis=1) == labels))
+            tr = [float(np.mean(np.argmax(model.forward(x, True), axis=1) == labels))
+                  for _ in range(max(int(repeats), 1))]
+    finally:
+        _restore_buffers(model, buffers)
+        for rng, state in rngs.values():
+            rng.bit_generator.state = state
+    return {"eval": ev, "train": float(np.mean(tr))}
+
+
+def layer_inputs(model, xs_u8, kind: str = "conv", index: int = -1) -> np.ndarray:
+    """Every value that the ``index``-th layer of kind ``kind`` (e.g. the last ``"conv"``)
+    receives for ``xs_u8`` in evaluation mode, as one flat float64 array.
+
+    Evaluation mode leaves the model unchanged (no running averages move, no random draws).
+    """
+    positions = [i for i, l in enumerate(model.layers) if l.kind == kind]
+    if not positions:
+        raise ValueError(f"the model has no {kind!r} layer")
+    stop = positions[index]
+    with single_thread_blas():
+        x = model._to_input(np.asarray(xs_u8))
+        for layer in model.layers[:stop]:
+            x = layer.forward(x, False)
+    return np.asarray(x, dtype=np.float64).ravel()
 
 
 def _restore_buffers(model, buffers: dict) -> None:
