@@ -28,6 +28,8 @@ import threading
 import time
 from pathlib import Path
 
+from ..paths import from_root
+
 __all__ = ["KERNEL_NAME", "SYNTHETIC", "synthetic_flowers_dir", "resolve_data_dir",
            "ensure_kernel", "execute_notebook", "notebook_error", "strip_outputs",
            "parameters_cell_index", "kernel_env", "RunStopped", "stop_kernels",
@@ -61,13 +63,14 @@ def resolve_data_dir(value) -> str | None:
 
     ``"synthetic"`` gives the synthetic folder (:func:`synthetic_flowers_dir`); ``""`` or None
     gives None (FlowersDataset looks in ``$FLOWERS_DIR``, then ``data/flowers``); anything else
-    is a path, made absolute against the current folder.
+    is a path; a relative one is taken from the project root, as records store it
+    (:func:`reglab.paths.from_root`).
     """
     if value is None or str(value).strip() == "":
         return None
     if str(value) == SYNTHETIC:
         return str(synthetic_flowers_dir())
-    return str(Path(value).expanduser().absolute())
+    return str(from_root(Path(value).expanduser()).absolute())
 
 
 # --------------------------------------------------------------------------------------------

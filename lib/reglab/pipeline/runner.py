@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 
 from ..fileio import remove_stale_temporaries
-from ..paths import notebook_path, project_root
+from ..paths import notebook_path, project_root, relative_to_root
 from . import experiments
 from .executors import add_executor_arguments, executor_from_args, make_executor
 from .lock import LockHeld, results_lock
@@ -105,7 +105,9 @@ def data_argument(data_dir=None, max_samples: int = 0, dataset=None):
     ``data_dir``: None or "" for FlowersDataset's lookup ($FLOWERS_DIR, then data/flowers),
     ``"synthetic"`` for the smoke-test photos, or a path. The dataset is loaded here (from the
     uint8 cache when there is one) unless given, for its fingerprint and its folder.
-    ``"synthetic"`` is passed on as given; anything else becomes the absolute folder found.
+    ``"synthetic"`` is passed on as given; anything else becomes the folder found, relative to
+    the project root where it lies in or beside the checkout
+    (:func:`reglab.paths.relative_to_root`), so the executed notebooks name no machine's folder.
     """
     from .notebooks import SYNTHETIC
 
@@ -114,7 +116,7 @@ def data_argument(data_dir=None, max_samples: int = 0, dataset=None):
                                            max_samples=max_samples, data_dir=data_dir))
     if data_dir is not None and str(data_dir) == SYNTHETIC:
         return SYNTHETIC, dataset
-    return str(Path(dataset.path).absolute()), dataset
+    return relative_to_root(Path(dataset.path).absolute()), dataset
 
 
 def plan_runs(specs, profiles=PROFILES, *, epochs: int = DEFAULT_EPOCHS, max_samples: int = 0,

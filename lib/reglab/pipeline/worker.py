@@ -13,6 +13,7 @@ import os
 import socket
 from pathlib import Path
 
+from ..paths import from_root
 from .notebooks import SYNTHETIC
 from .tasks import Task, record_failure, run_task
 
@@ -24,7 +25,7 @@ _KERNEL_CHECKED = False
 def _localize_data(config: dict) -> str | None:
     """Point ``config["data_dir"]`` at the photos on this worker; an error message if none."""
     path = config.get("data_dir")
-    if not path or path == SYNTHETIC or Path(path).is_dir():
+    if not path or path == SYNTHETIC or from_root(path).is_dir():
         return None       # "synthetic": the kernel makes the same set in this worker's cache
     env = os.environ.get("FLOWERS_DIR", "")
     if env and Path(env).is_dir():
