@@ -279,9 +279,14 @@ def test_interrupted_client_stops_its_runs_on_the_workers(executor, control, syn
         time.sleep(0.5)
         _thread.interrupt_main()
 
+    # as at a terminal, also when the tests run in the background with SIGINT ignored
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     threading.Thread(target=interrupt, daemon=True).start()
     stream = io.StringIO()
-    outcomes = execute_tasks(tasks, executor=executor, progress=False, stream=stream)
+    try:
+        outcomes = execute_tasks(tasks, executor=executor, progress=False, stream=stream)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert [o.status for o in outcomes] == ["interrupted"], stream.getvalue()
     assert "! book/flowers_model_1  interrupted" in stream.getvalue()
     kernel = int((ctl / "flowers_model_1.kernel").read_text())

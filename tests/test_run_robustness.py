@@ -34,6 +34,10 @@ psutil = pytest.importorskip("psutil")
 SMALL = ["--data-dir", "synthetic", "--max-samples", "50", "--epochs", "1", "--no-progress"]
 
 
+def _sigint_default():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _cli(*args, timeout=300):
     proc = subprocess.run([sys.executable, "-m", "reglab", *args], capture_output=True,
                           text=True, timeout=timeout, env=dict(os.environ))
@@ -41,12 +45,16 @@ def _cli(*args, timeout=300):
 
 
 class _Command:
-    """``python -m reglab ...`` started in its own session, its stdout read line by line."""
+    """``python -m reglab ...`` started in its own session, its stdout read line by line.
+
+    Ctrl-C reaches it as it does from a terminal even when the tests themselves run in the
+    background (where the shell starts them with SIGINT ignored, which a child inherits)."""
 
     def __init__(self, *args):
         self.proc = subprocess.Popen([sys.executable, "-m", "reglab", *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     start_new_session=True, env=dict(os.environ))
+                                     start_new_session=True, env=dict(os.environ),
+                                     preexec_fn=_sigint_default)
         self.lines: list[str] = []
         self.err: list[str] = []
         self._threads = [threading.Thread(target=self._read, args=(s, b), daemon=True)
