@@ -1,5 +1,6 @@
 """Paths stored in records: relative to the project root inside or beside the checkout."""
 
+import os
 from pathlib import Path
 
 from reglab.paths import from_root, notebook_path, project_root, relative_to_root
@@ -26,3 +27,17 @@ def test_paths_far_from_the_checkout_and_empty_ones_stay_as_given():
         assert relative_to_root(far) == str(far)
     assert relative_to_root("") == ""
     assert from_root("/abs/photos") == Path("/abs/photos")
+
+
+def test_a_relative_path_is_read_from_the_root_whatever_the_current_folder(tmp_path):
+    # a notebook runs in its results folder and gets the photo folder relative to the root
+    root = project_root()
+    here = os.getcwd()
+    try:
+        for cwd in (tmp_path, root / "lib"):
+            os.chdir(cwd)
+            assert relative_to_root("../shared/data/flowers") == "../shared/data/flowers"
+            assert relative_to_root("data/flowers") == "data/flowers"
+            assert relative_to_root(root / "data" / "flowers") == "data/flowers"
+    finally:
+        os.chdir(here)

@@ -15,7 +15,7 @@ import pytest
 
 from reglab.pipeline import experiments
 from reglab.pipeline.experiments import CHAPTER8_RUNS, RunSpec
-from reglab.paths import project_root
+from reglab.paths import from_root, project_root
 from reglab.pipeline.runner import plan_runs, select_specs
 from reglab.pipeline.tasks import core_count
 
@@ -196,7 +196,8 @@ def test_plan_keys(synthetic_flowers, tmp_path):
     assert tasks[1].parameters()["l2_decay"] == 0.1
     assert tasks[0].results_dir == tmp_path / "book"
     assert tasks[0].parameters()["results_dir"] == "."        # the notebook runs there
-    assert tasks[0].parameters()["data_dir"] == str(synthetic_flowers)
+    data_dir = tasks[0].parameters()["data_dir"]     # relative to the root when beside it
+    assert from_root(data_dir).resolve() == synthetic_flowers.resolve()
     again = plan_runs(specs, ["book"], epochs=3, data_dir=str(synthetic_flowers), out=tmp_path)
     assert again[0].key == tasks[0].key
     other = plan_runs(specs, ["book"], epochs=3, seed=7, data_dir=str(synthetic_flowers),

@@ -36,12 +36,13 @@ def notebook_path(*parts: str) -> Path:
 def relative_to_root(path) -> str:
     """``path`` as a record stores it: relative to the project root when it lies inside the
     checkout or beside it (``data/flowers``, ``../shared/data/flowers``), so a committed record
-    names no folder of the machine it ran on; else as given."""
+    names no folder of the machine it ran on; else as given. A relative ``path`` is taken as
+    relative to the root (as :func:`from_root` reads it), whatever the current folder is."""
     root = project_root()
     if root is None or not str(path):
         return str(path)
-    try:
-        rel = Path(os.path.relpath(Path(path).absolute(), root))
+    try:                                     # a relative path is already read from the root
+        rel = Path(os.path.relpath(root / Path(path), root))
     except ValueError:                       # another drive (Windows)
         return str(path)
     return rel.as_posix() if rel.parts[:2].count("..") < 2 else str(path)
