@@ -377,3 +377,55 @@ def test_layer_inputs_and_value_hists(synthetic_ds):
         classroom.layer_inputs(m, xs, "dropout")
     fig = classroom.plot_value_hists({"a": last, "b": first}, title="값")
     assert isinstance(fig, Figure) and len(fig.axes) == 2
+
+
+def test_outputs_by_mode_differ_in_training_mode_only(synthetic_ds):
+    drop = ["dropout", {"keep_prob": 0.5}]
+    m = Model("d", synthetic_ds, [32, drop], seed=3)
+    classroom.train_quietly(m, 1)
+    before = {k: v.copy() for k, v in m._state_arrays().items()}
+    photo = synthetic_ds.va_xs[0]
+    out = classroom.outputs_by_mode(m, photo, repeats=4)
+    again = classroom.outputs_by_mode(m, photo[None], repeats=4)
+    k = synthetic_ds.class_count
+    assert out["eval"].shape == (k,) and out["train"].shape == (4, k)
+    assert np.allclose(out["train"].sum(axis=1), 1.0) and np.isclose(out["eval"].sum(), 1.0)
+    assert np.allclose(out["eval"], m.predict_proba(photo[None])[0], rtol=1e-6)
+    assert np.array_equal(out["eval"], again["eval"])             # evaluation mode: one output
+    assert np.array_equal(out["train"], again["train"])           # the model's stream is restored
+    assert np.ptp(out["train"], axis=0).max() > 1e-3              # every mask gives another output
+    for name, v in m._state_arrays().items():
+        assert np.array_equal(v, before[name]), f"{name} changed"
+    fig = classroom.plot_mode_outputs(out, synthetic_ds.target_names, title="한 장")
+    assert len(fig.axes) == 1 and len(fig.axes[0].lines) == 5
+
+
+def test_seed_spread_trains_each_seed_and_reuses_a_trained_run(synthetic_ds):
+    made = []
+
+    def make(value, seed):
+        made.append((value, seed))
+        return Model("s", synthetic_ds, [8], l2_decay=value, seed=seed)
+
+    base = classroom.sweep([0.0], lambda v: Model("s", synthetic_ds, [8], l2_decay=v, seed=7),
+                           epochs=1, verbose=False)
+    rows = classroom.seed_spread([0.0, 0.01], make, [7, 8], epochs=1, trained=base, trained_seed=7)
+    assert made == [(0.0, 8), (0.01, 7), (0.01, 8)]
+    assert rows[0]["seeds"] == [7, 8] and rows[1]["seeds"] == [7, 8]
+    assert rows[0]["val_acc"][0] == base[0]["history"][-1]["val_acc"]
+    again = classroom.seed_spread([0.0], make, [8], epochs=1)
+    assert again[0]["val_acc"][0] == rows[0]["val_acc"][1]          # same seed, same result
+    with pytest.raises(ValueError, match="trained_seed"):
+        classroom.seed_spread([0.0], make, [8], trained=base)
+
+
+def test_spread_lines_call_a_difference_within_the_spread_by_its_name():
+    a = {"value": 1.0, "label": "p", "val_acc": np.array([0.30, 0.40, 0.35])}
+    near = {"value": 0.5, "label": "p", "val_acc": np.array([0.33, 0.38, 0.36])}
+    far = {"value": 0.5, "label": "p", "val_acc": np.array([0.60, 0.61, 0.62])}
+    lines = classroom.spread_lines([a, near])
+    assert lines[0].startswith("p=1: 검증 정확도 0.350 ± σ 0.050 (시드 3개")
+    assert "흩어짐 안에" in lines[2] and "+0.007" in lines[2]
+    se2 = 2 * np.sqrt(0.05 ** 2 / 3 + 0.01 ** 2 / 3)
+    assert f"{se2:.3f}" in classroom.spread_lines([a, far])[2]
+    assert "흩어짐보다 큽니다" in classroom.spread_lines([a, far])[2]

@@ -51,7 +51,7 @@ def find_photo_dir(data_dir=None) -> tuple[Path | None, str]:
     """Where the photos come from: ``(folder, origin)``; folder None means synthetic.
 
     ``data_dir`` None or ``""``: ``$FLOWERS_DIR``, then ``data/flowers`` (current folder, then the
-    project root); synthetic when none holds photos. ``"synthetic"``: always synthetic.
+    project root), then the user data folder's ``flowers``; synthetic when none holds photos. ``"synthetic"``: always synthetic.
     Anything else: that folder (FileNotFoundError if it holds no photos).
     """
     from ..data.images import resolve_photo_dir
@@ -66,7 +66,13 @@ def find_photo_dir(data_dir=None) -> tuple[Path | None, str]:
         if os.environ.get("FLOWERS_DIR"):
             return None, f"FLOWERS_DIR={os.environ['FLOWERS_DIR']}에 사진이 없어 대신 쓰는 합성 사진"
         return None, "사진 폴더가 없어 대신 쓰는 합성 사진"
-    origin = "$FLOWERS_DIR" if os.environ.get("FLOWERS_DIR") else "data/flowers"
+    from ..paths import user_photo_dir
+    if os.environ.get("FLOWERS_DIR"):
+        origin = "$FLOWERS_DIR"
+    elif user_photo_dir().exists() and folder == user_photo_dir().resolve():
+        origin = "사용자 데이터 폴더"
+    else:
+        origin = "data/flowers"
     return folder, origin
 
 

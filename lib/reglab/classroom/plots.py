@@ -402,3 +402,24 @@ def show_noisy_photos(dataset, stds, profile="exact", count: int = 4, seed: int 
     fig.suptitle("잡음을 넣은 입력 (학습할 때만)", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+@_locked
+def plot_mode_outputs(outputs: dict, class_names, title: str | None = None):
+    """One photo's class probabilities: each training-mode pass (thin lines, one per dropout
+    mask) and the evaluation-mode output (thick black line). ``outputs`` is what
+    :func:`reglab.classroom.outputs_by_mode` returns. Returns the Figure."""
+    fig = new_figure(figsize=(8, 3.8))
+    ax = fig.subplots()
+    x = np.arange(len(class_names))
+    train = np.asarray(outputs["train"])
+    colors = _colors(len(train))
+    for i, (p, c) in enumerate(zip(train, colors)):
+        ax.plot(x, p, "o--", color=c, lw=1.0, ms=4, label=f"학습 모드 {i + 1}번째")
+    ax.plot(x, outputs["eval"], "s-", color="black", lw=2.2, ms=6, label="평가 모드 (매번 같음)")
+    ax.set_xticks(x, [class_label(n) for n in class_names], fontsize=8)
+    ax.set_ylabel("클래스 확률")
+    ax.set_ylim(0, 1)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _finish(fig, title)

@@ -6,12 +6,14 @@
 * :func:`activation_stats`, :func:`bn_stats_lines` — per-channel mean and std before and after
   every ``batch_normal`` layer, in evaluation and in training mode, without changing the model.
 * :func:`accuracy_by_mode` — accuracy with dropout and noise on (training mode) and off
-  (evaluation mode), without changing the model.
+  (evaluation mode), without changing the model; :func:`outputs_by_mode` — one photo's class
+  probabilities, once in evaluation mode and several times in training mode.
 * :func:`layer_inputs` — the values one layer receives (evaluation mode), for a histogram.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 
 import numpy as np
@@ -19,7 +21,7 @@ import numpy as np
 from ..nn import single_thread_blas
 
 __all__ = ["weight_share", "inactive_units", "live_weight_share", "activation_stats",
-           "bn_stats_lines", "accuracy_by_mode", "layer_inputs"]
+           "bn_stats_lines", "accuracy_by_mode", "outputs_by_mode", "layer_inputs"]
 
 
 def weight_share(weights: np.ndarray, threshold: float) -> float:
@@ -95,42 +97,51 @@ def activation_stats(model, xs_u8, modes=("eval", "train")) -> list[dict]:
         if mode not in ("eval", "train"):
             raise ValueError(f"mode {mode!r} is not allowed; use 'eval' or 'train'")
     xs_u8 = np.asarray(xs_u8)
+    records = []
+    with _unchanged(model) as buffers, np.errstate(over="ignore", invalid="ignore"):
+        for mode in modes:
+            train = mode == "train"
+            x = model._to_input(xs_u8)
+            bn = 0
+            for i, layer in enumerate(model.layers):
+                if layer.kind != "batch_normal":
+                    x = layer.forward(x, train)
+                    continue
+                bn += 1
+                rec = {"mode": mode, "layer": i, "bn": bn, "channels": layer.channels,
+                       "running_mean": layer.buffers["mavg"].copy(),
+                       "running_var": layer.buffers["mvar"].copy(),
+                       "scale": (layer.params["scale"].copy() if "scale" in layer.params
+                                 else np.ones(layer.channels)),
+                       "shift": (layer.params["shift"].copy() if "shift" in layer.params
+                                 else np.zeros(layer.channels))}
+                rows = np.asarray(layer._rows(x), dtype=np.float64)
+                rec["in_mean"], rec["in_std"] = rows.mean(axis=1), rows.std(axis=1)
+                x = layer.forward(x, train)
+                rows = np.asarray(layer._rows(x), dtype=np.float64)
+                rec["out_mean"], rec["out_std"] = rows.mean(axis=1), rows.std(axis=1)
+                records.append(rec)
+            # a training-mode pass moves the running averages: the next mode starts from
+            # the model's own
+            _restore_buffers(model, buffers)
+    return records
+
+
+@contextlib.contextmanager
+def _unchanged(model):
+    """Run forward passes in training mode and leave ``model`` exactly as it was: the layers'
+    buffers (batch-norm running averages) and random streams (dropout, noise) are restored.
+    Yields the copies of the buffers ``{id(layer): {name: array}}``."""
     buffers = {id(l): {k: v.copy() for k, v in l.buffers.items()} for l in model.layers}
     rngs = {id(l.rng): (l.rng, copy.deepcopy(l.rng.bit_generator.state))
             for l in model.layers if getattr(l, "rng", None) is not None}
-    records = []
     try:
-        with single_thread_blas(), np.errstate(over="ignore", invalid="ignore"):
-            for mode in modes:
-                train = mode == "train"
-                x = model._to_input(xs_u8)
-                bn = 0
-                for i, layer in enumerate(model.layers):
-                    if layer.kind != "batch_normal":
-                        x = layer.forward(x, train)
-                        continue
-                    bn += 1
-                    rec = {"mode": mode, "layer": i, "bn": bn, "channels": layer.channels,
-                           "running_mean": layer.buffers["mavg"].copy(),
-                           "running_var": layer.buffers["mvar"].copy(),
-                           "scale": (layer.params["scale"].copy() if "scale" in layer.params
-                                     else np.ones(layer.channels)),
-                           "shift": (layer.params["shift"].copy() if "shift" in layer.params
-                                     else np.zeros(layer.channels))}
-                    rows = np.asarray(layer._rows(x), dtype=np.float64)
-                    rec["in_mean"], rec["in_std"] = rows.mean(axis=1), rows.std(axis=1)
-                    x = layer.forward(x, train)
-                    rows = np.asarray(layer._rows(x), dtype=np.float64)
-                    rec["out_mean"], rec["out_std"] = rows.mean(axis=1), rows.std(axis=1)
-                    records.append(rec)
-                # a training-mode pass moves the running averages: the next mode starts from
-                # the model's own
-                _restore_buffers(model, buffers)
+        with single_thread_blas():
+            yield buffers
     finally:
         _restore_buffers(model, buffers)
         for rng, state in rngs.values():
             rng.bit_generator.state = state
-    return records
 
 
 def accuracy_by_mode(model, xs_u8, labels, repeats: int = 5) -> dict:
@@ -147,20 +158,51 @@ def accuracy_by_mode(model, xs_u8, labels, repeats: int = 5) -> dict:
         ``{"eval": accuracy, "train": mean accuracy over the repeats}``.
     """
     xs_u8, labels = np.asarray(xs_u8), np.asarray(labels)
-    buffers = {id(l): {k: v.copy() for k, v in l.buffers.items()} for l in model.layers}
-    rngs = {id(l.rng): (l.rng, copy.deepcopy(l.rng.bit_generator.state))
-            for l in model.layers if getattr(l, "rng", None) is not None}
-    try:
-        with single_thread_blas():
-            x = model._to_input(xs_u8)
-            ev = float(np.mean(np.argmax(model.forward(x, False), axis=1) == labels))
-            tr = [float(np.mean(np.argmax(model.forward(x, True), axis=1) == labels))
-                  for _ in range(max(int(repeats), 1))]
-    finally:
-        _restore_buffers(model, buffers)
-        for rng, state in rngs.values():
-            rng.bit_generator.state = state
+    with _unchanged(model):
+        x = model._to_input(xs_u8)
+        ev = float(np.mean(np.argmax(model.forward(x, False), axis=1) == labels))
+        tr = [float(np.mean(np.argmax(model.forward(x, True), axis=1) == labels))
+              for _ in range(max(int(repeats), 1))]
     return {"eval": ev, "train": float(np.mean(tr))}
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def outputs_by_mode(model, photo_u8, repeats: int = 5) -> dict:
+    """Class probabilities of ONE photo, once in evaluation mode and ``repeats`` times in
+    training mode (a new dropout mask or noise draw each time).
+
+    Parameters
+    ----------
+    model : reglab.Model
+    photo_u8 : ndarray, shape (H, W, 3) or (1, H, W, 3)
+        The photo as the dataset stores it.
+    repeats : int
+        Forward passes in training mode.
+
+    Returns
+    -------
+    dict
+        ``{"eval": (K,), "train": (repeats, K)}`` softmax probabilities. The model is left
+        exactly as it was.
+
+    Notes
+    -----
+    Evaluation mode is deterministic: the same photo always gives the same output. In training
+    mode dropout keeps each unit with probability ``keep_prob`` and scales by ``1/keep_prob``,
+    so every pass gives a different output whose mean is close to the evaluation output.
+    """
+    x_u8 = np.asarray(photo_u8)
+    if x_u8.ndim == 3:
+        x_u8 = x_u8[None]
+    with _unchanged(model):
+        x = model._to_input(x_u8)
+        ev = _softmax(model.forward(x, False))[0]
+        tr = np.stack([_softmax(model.forward(x, True))[0] for _ in range(max(int(repeats), 1))])
+    return {"eval": ev, "train": tr}
 
 
 def layer_inputs(model, xs_u8, kind: str = "conv", index: int = -1) -> np.ndarray:
