@@ -9,6 +9,9 @@ from matplotlib. Each notebook is run twice, each time with a fresh kernel, and 
 click must show one non-blank figure in the panel, no traceback anywhere, and a status that
 says "끝" only when nothing failed.
 
+With ``REGLAB_BROWSER_SHOTS=<folder>`` each run leaves a screenshot of the panel after the
+click (``<notebook>-<attempt>.png``) there, to look at what a student sees.
+
 JupyterLab runs from this environment (``sys.executable -m jupyterlab``) on 127.0.0.1 with a
 free port, a token, its own settings, workspace and runtime folders, and a temporary root
 holding copies of the notebooks whose parameters are made small (papermill's injected
@@ -44,7 +47,8 @@ SMALL = {
     "01_overfitting.ipynb": {"max_samples": 150, "small_train": 40, "hidden": [64, 16], "epochs": 5},
     "02_l2_l1.ipynb": {"max_samples": 150, "lambdas": [0.0, 0.001], "book_lambdas": [0.0, 0.01],
                        "epochs": 3},
-    "03_dropout.ipynb": {"max_samples": 150, "train_photos": 50, "keep_probs": [1.0, 0.5], "epochs": 5},
+    "03_dropout.ipynb": {"max_samples": 150, "train_photos": 50, "keep_probs": [1.0, 0.5], "epochs": 5,
+                         "spread_seeds": [1]},
     "04_noise.ipynb": {"max_samples": 150, "train_photos": 50, "stds": [0.0, 0.5], "epochs": 5},
     "05_batchnorm.ipynb": {"max_samples": 150, "epochs": 2, "stats_photos": 20},
 }
@@ -296,6 +300,12 @@ def _run_all_and_click(driver, name: str, attempt: int, t0: float):
         return None
 
     status = _wait("the run started by the click to finish", finished, RUN_TIMEOUT, driver=driver)
+    shots = os.environ.get("REGLAB_BROWSER_SHOTS")
+    if shots:
+        driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", hbox)
+        time.sleep(0.5)
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(Path(shots) / f"{Path(name).stem}-{attempt}.png"))
     images = [img.get_attribute("src") for img in output.find_elements(By.TAG_NAME, "img")]
     errors = _tracebacks(driver)
     panel_errors = [t for t in (e.text for e in output.find_elements(
