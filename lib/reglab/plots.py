@@ -58,7 +58,8 @@ def setup_korean_fonts() -> str:
 
 
 def plot_history(history: list[dict], title: str | None = None, axes=None):
-    """Train-vs-validation loss and accuracy per epoch (two panels). Returns the Figure."""
+    """Train-vs-validation loss and accuracy per epoch (two panels): validation solid, training
+    dashed, as in the class notebooks. Returns the Figure."""
     import matplotlib.pyplot as plt
 
     setup_korean_fonts()
@@ -68,16 +69,16 @@ def plot_history(history: list[dict], title: str | None = None, axes=None):
         fig = axes[0].figure
     ep = [h["epoch"] for h in history]
     ax = axes[0]
-    ax.plot(ep, [h["train_loss"] for h in history], "o-", label="학습 (train)")
-    ax.plot(ep, [h["val_loss"] for h in history], "s--", label="검증 (validation)")
+    ax.plot(ep, [h["val_loss"] for h in history], "s-", label="검증 (validation)")
+    ax.plot(ep, [h["train_loss"] for h in history], "o--", label="학습 (train)")
     ax.set_xlabel("에폭 (epoch)")
     ax.set_ylabel("손실 (loss)")
     ax.set_title("손실")
     ax.grid(True, alpha=0.3)
     ax.legend()
     ax = axes[1]
-    ax.plot(ep, [h["train_acc"] for h in history], "o-", label="학습 (train)")
-    ax.plot(ep, [h["val_acc"] for h in history], "s--", label="검증 (validation)")
+    ax.plot(ep, [h["val_acc"] for h in history], "s-", label="검증 (validation)")
+    ax.plot(ep, [h["train_acc"] for h in history], "o--", label="학습 (train)")
     ax.set_xlabel("에폭 (epoch)")
     ax.set_ylabel("정확도 (accuracy)")
     ax.set_ylim(0, 1)
