@@ -178,9 +178,9 @@ def test_technique_effect_says_higher_lower_or_same(template):
     l1 = next(s for s in lines if "flowers_model_3" in s)
     dr = next(s for s in lines if "flowers_cnn_2" in s)
     noise = next(s for s in lines if "flowers_cnn_3" in s)
-    assert "0.100 높습니다" in l2 and "정확도가 올랐습니다" in l2
-    assert "0.100 낮습니다" in l1 and "높이지 못했습니다" in l1
-    assert "같습니다" in dr
+    assert "0.100 높습니다" in l2 and "한 번의 실행" in l2
+    assert "0.100 낮습니다" in l1 and "한 번의 실행" in l1
+    assert "→ 같습니다" in dr
     assert "비교할 수 없습니다" in noise
     assert "flowers_cnn_4" in text
 
@@ -248,7 +248,8 @@ def test_errata_table_lists_every_profile_field():
     table = tables.errata_table_html(build_report_data({}))
     for d in fields:
         assert f"<code>{d['field']}</code>" in table
-        assert f"<td>{d['erratum']}</td>" in table
+        mark = d["erratum"] if d["erratum"].startswith("E") else "—"
+        assert f"<td>{mark}</td><td><code>{d['field']}</code>" in table
     assert "<code>1/255</code>" in table          # input_scale of the exact profile
 
 
@@ -283,6 +284,7 @@ def test_report_notebook_shape():
     assert len(params) == 1
     assert 'runs_dir: str = "../reports/runs"' in params[0].source
     assert 'profiles: list = ["book", "exact"]' in params[0].source
+    assert 'study_dir: str = "../reports/study"' in params[0].source
     for c in nb.cells:
         if c.cell_type == "code":
             assert not c.outputs and c.execution_count is None
@@ -317,9 +319,11 @@ def test_html_report(built, runs_dir):
     assert html.count('class="reglab runtable"') == len(CHAPTER8_RUNS) * 2
     assert f"실패: {FAIL_MSG}" in html and "결과 없음" in html
     # figures only: every image an embedded PNG drawn by the report (alt "그림: ..."), one per
-    # finished run plus the overfitting figure; no photo, no JPEG, no external file
+    # finished run plus the near-zero comparison and the overfitting figure; no photo, no JPEG,
+    # no external file
     imgs = re.findall(r"<img\b[^>]*>", html)
-    assert len(imgs) == data.counts()["ok"] + 1
+    assert len(imgs) == data.counts()["ok"] + 2
+    assert "log10|w|" in html
     for tag in imgs:
         src = re.search(r'src="([^"]+)"', tag).group(1)
         assert src.startswith("data:image/png;base64,")
@@ -409,7 +413,7 @@ def test_without_chromium_only_html(tmp_path, monkeypatch):
 
 
 # ----------------------------------------------------------------------------- command line
-def test_cli_parser_and_exit_codes(monkeypatch, tmp_path, capsys):
+def test_cli_parser_and_exit_codes(monkeypatch, tmp_path, capsys, runs_dir):
     import argparse
 
     from reglab.report import cli
@@ -423,17 +427,48 @@ def test_cli_parser_and_exit_codes(monkeypatch, tmp_path, capsys):
     def boom(*a, **k):
         raise render.ReportError("the report notebook failed at cell In [3]: ValueError: x")
 
+    runs = tmp_path / "runs"
+    shutil.copytree(runs_dir, runs)
     monkeypatch.setattr(render, "build_report", boom)
-    assert cli.main(["--runs-dir", str(tmp_path), "--out", str(tmp_path), "--no-pdf"]) == 1
+    assert cli.main(["--runs-dir", str(runs), "--out", str(tmp_path), "--no-pdf",
+                     "--allow-missing"]) == 1
     assert "report failed" in capsys.readouterr().err
 
     seen = {}
 
-    def fake(runs_dir, out_dir, pdf, png, profiles):
-        seen.update(runs_dir=runs_dir, pdf=pdf, png=png)
+    def fake(runs_dir, out_dir, pdf, png, profiles, study_dir):
+        seen.update(runs_dir=runs_dir, pdf=pdf, png=png, study_dir=study_dir)
         return render.ReportOutputs(notebook=Path(out_dir) / "a.ipynb",
                                     html=Path(out_dir) / "a.html", seconds={"total": 1.0})
 
     monkeypatch.setattr(render, "build_report", fake)
-    assert cli.main(["--runs-dir", str(tmp_path), "--no-pdf"]) == 0
-    assert seen == {"runs_dir": tmp_path, "pdf": False, "png": False}
+    args = ["--runs-dir", str(runs), "--no-pdf", "--out", str(tmp_path / "o"),
+            "--study-dir", str(tmp_path)]
+    assert cli.main(args + ["--allow-missing"]) == 0
+    assert seen == {"runs_dir": runs, "pdf": False, "png": False, "study_dir": tmp_path}
+    # the fixture holds a failed and a missing run: one line each, exit code 1
+    assert cli.main(args) == 1
+    err = capsys.readouterr().err
+    assert f"book/flowers_cnn_3: {FAIL_MSG}" in err and "exact/flowers_cnn_4.json" in err
+
+
+def test_two_renders_give_the_same_html(built, runs_dir, tmp_path):
+    result, _ = built
+    again = render.build_report(runs_dir, tmp_path, pdf=False, png=False, log=lambda m: None)
+    assert again.html.read_bytes() == result.html.read_bytes()
+
+
+def test_executed_report_names_the_notebooks_not_the_machine(built):
+    result, out = built
+    meta = json.loads(result.notebook.read_text(encoding="utf-8"))["metadata"]["papermill"]
+    assert meta["input_path"] == "chapter8_report.ipynb"
+    assert meta["output_path"] == "chapter8_report.ipynb"        # not the temporary name
+
+
+def test_folders_beside_the_notebook_are_passed_relative(tmp_path):
+    nb_dir = tmp_path / "root" / "notebooks"
+    nb_dir.mkdir(parents=True)
+    assert render._seen_from(nb_dir, tmp_path / "root" / "reports" / "runs") == "../reports/runs"
+    assert render._seen_from(nb_dir, nb_dir / "x") == "x"
+    far = tmp_path.parent / "elsewhere"
+    assert render._seen_from(nb_dir, far) == str(far.resolve())

@@ -389,14 +389,15 @@ def test_report_names_an_unreadable_record_and_goes_on(tmp_path, monkeypatch, ca
     assert "book/flowers_model_2.json" in bad.error and "test_acc" in bad.error
     assert str(tmp_path) not in bad.error                  # the report names no machine path
 
-    def fake(runs_dir, out_dir, pdf, png, profiles):
+    def fake(runs_dir, out_dir, pdf, png, profiles, study_dir=None):
         from reglab.report.records import load_report_data as load
         [e.test_acc for e in load(runs_dir, ["book"]).ok_entries()]   # what the report does
         return render.ReportOutputs(notebook=Path(out_dir) / "r.ipynb",
                                     html=Path(out_dir) / "r.html", seconds={"total": 1.0})
 
     monkeypatch.setattr(render, "build_report", fake)
-    assert cli.main(["--runs-dir", str(runs), "--out", str(tmp_path), "--no-pdf"]) == 0
+    assert cli.main(["--runs-dir", str(runs), "--out", str(tmp_path), "--no-pdf",
+                     "--allow-missing"]) == 0
     err = capsys.readouterr().err
     assert str(runs / "book" / "flowers_model_2.json") in err
     assert "test_acc is 'abc', not a number" in err

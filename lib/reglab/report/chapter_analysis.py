@@ -4,18 +4,22 @@
   with; :func:`overhead_rows` — the train time a technique adds to its baseline;
 * :func:`overfitting_pick` — the finished run with the largest final ``val_loss − train_loss``
   (runs with L2/L1 decay left out: their train loss includes the penalty term);
-* :func:`near_zero` — a run's near-zero weight count; :func:`n_test` — the test split size;
+* :func:`near_zero` — a run's near-zero weight count; :func:`weight_values` — its weights and
+  kernels from the run's ``.npz`` (for the near-zero histograms); :func:`n_test` — the test
+  split size;
 * :func:`affected_runs` — the runs whose numbers a profile field can change.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from ..nn.display import NEAR_ZERO
 from ..pipeline.experiments import CHAPTER8_RUNS, RunSpec
 from .records import ReportData, RunEntry
 
 __all__ = ["BASELINES", "unique", "technique_pairs", "overhead_rows", "comparable_losses",
-           "overfitting_pick", "near_zero", "n_test", "affected_runs"]
+           "overfitting_pick", "near_zero", "weight_values", "n_test", "affected_runs"]
 
 #: The baseline each technique is compared with.
 BASELINES = {"mlp": "flowers_model_1", "cnn": "flowers_cnn_1"}
@@ -79,6 +83,25 @@ def near_zero(e: RunEntry) -> tuple[int, int, float]:
     """``(count, total, threshold)`` of a finished run's weights with ``|w| ≤ threshold``."""
     nz = e.record["near_zero"]
     return int(nz["count"]), int(nz["total"]), float(nz.get("threshold", NEAR_ZERO))
+
+
+def weight_values(e: RunEntry) -> np.ndarray | None:
+    """The weights and kernels of a finished run (the values the near-zero count is taken
+    over), read from its ``.npz`` (``L<i>.<kind>.w`` / ``.k``), or None if the file is not there,
+    cannot be read or does not hold as many weights as the record counted."""
+    if not e.ok or e.folder is None or not e.record.get("params_file"):
+        return None
+    path = e.folder / str(e.record["params_file"])
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            keys = [k for k in f.files if k != "__meta__" and k.split(".")[-1] in ("w", "k")
+                    and ".buf." not in k]
+            keys.sort(key=lambda k: (int(k.split(".")[0][1:]), k))
+            w = np.concatenate([np.asarray(f[k], dtype=np.float64).ravel() for k in keys]) \
+                if keys else np.zeros(0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return w if w.size == near_zero(e)[1] else None
 
 
 def n_test(data: ReportData, profile: str) -> int | None:

@@ -2,8 +2,10 @@
 
 Markdown strings (``*_sentences``, ``*_markdown``): mostly bullet lists. Accuracies are compared
 at the precision they are shown (three decimals, :func:`reglab.report.fmt.r3`), so a sentence
-never says "higher" for two values printed the same. :data:`ABLATION_NOTE` is the one fixed
-paragraph, about what a book-vs-exact difference can and cannot tell.
+never says "higher" for two values printed the same. The comparisons themselves (collapse named,
+seed noise quoted) are :mod:`reglab.report.chapter_comparisons`; they are re-exported here.
+:data:`ABLATION_NOTE` is the one fixed paragraph, about what a book-vs-exact difference can and
+cannot tell and where the ablation that can is.
 """
 
 from __future__ import annotations
@@ -12,18 +14,24 @@ import numpy as np
 
 from ..pipeline.experiments import CHAPTER8_RUNS
 from .chapter_analysis import (BASELINES, comparable_losses, n_test, near_zero, overfitting_pick,
-                               overhead_rows, technique_pairs, unique)
-from .fmt import FAMILY_LABELS, esc, fmt_acc, fmt_int, fmt_thr, plabel, r3, signed_secs
-from .records import FAILED, MISSING, OK, ReportData
+                               overhead_rows, unique)
+from .chapter_comparisons import (acc_short, best_model_sentence, profile_diff_sentences,
+                                  technique_effect_sentences)
+from .chapter_seeds import seed_runs
+from .fmt import esc, fmt_acc, fmt_int, fmt_thr, plabel, signed_secs
+from .records import FAILED, MISSING, OK, ReportData, StudyData
 
 __all__ = ["ABLATION_NOTE", "overview_markdown", "best_model_sentence",
            "technique_effect_sentences", "accuracy_sentences", "near_zero_sentences",
            "overhead_sentences", "overfitting_markdown", "profile_diff_sentences"]
 
-ABLATION_NOTE = ("지금 보이는 효과는 모델별로 book 프로파일과 exact 프로파일의 평가 정확도를 비교한 "
-                 "것입니다(위 표의 마지막 열과 아래 표). 두 프로파일은 모든 항목이 한꺼번에 다르므로, "
-                 "이 차이가 어느 한 항목만의 효과를 뜻하지는 않습니다. 항목을 하나씩만 바꾸어 비교하는 "
-                 "실험(ablation)은 이후 작업에서 추가됩니다.")
+ABLATION_NOTE = ("위 표의 마지막 열과 아래 표는 모델별로 book 프로파일과 exact 프로파일의 평가 "
+                 "정확도를 비교한 것입니다. 두 프로파일은 모든 항목이 한꺼번에 다르므로, 이 차이가 "
+                 "어느 한 항목만의 효과를 뜻하지는 않습니다. 항목을 하나씩만 바꾸어 비교하는 절제 "
+                 "실험(ablation)은 `make study`(`python -m reglab study`)가 합니다: book "
+                 "프로파일에서 정오표 번호 하나에 묶인 항목만 exact 값으로 바꾸고, 그 항목이 영향을 "
+                 "줄 수 있는 모델만 시드 1234로 다시 학습합니다. 그 결과와 판단은 반복 실험 "
+                 "보고서(`reports/study_report.html`)의 4절에 있습니다.")
 
 
 # ----------------------------------------------------------------------------- overview
@@ -87,64 +95,31 @@ def overview_markdown(data: ReportData) -> str:
 
 
 # ----------------------------------------------------------------------------- accuracy
-def best_model_sentence(data: ReportData, profile: str, family: str) -> str:
-    """Which model of ``family`` has the highest test accuracy in ``profile`` (ties named)."""
-    oks = data.ok_entries(profile, family)
-    fam = FAMILY_LABELS.get(family, family)
-    if not oks:
-        return f"{profile} 프로파일: 완료된 {fam} 실행이 없어 비교할 수 없습니다."
-    if len(oks) == 1:
-        e = oks[0]
-        return (f"{profile} 프로파일: 완료된 {fam} 실행은 {e.name} 하나뿐입니다 "
-                f"(평가 정확도 {fmt_acc(e.test_acc)}).")
-    best = max(r3(e.test_acc) for e in oks)
-    top = [e for e in oks if r3(e.test_acc) == best]
-    if len(top) == len(oks):
-        return (f"{profile} 프로파일: {fam} 모델 {len(oks)}개의 평가 정확도가 모두 같습니다 "
-                f"({fmt_acc(best)}).")
-    names = ", ".join(f"{e.name} ({e.spec.technique})" for e in top)
-    rest = sorted((e for e in oks if e not in top), key=lambda e: -e.test_acc)
-    nxt = rest[0]
-    lead = best - r3(nxt.test_acc)
-    if len(top) == 1:
-        return (f"{profile} 프로파일에서 평가 정확도가 가장 높은 {fam} 모델은 {names}입니다: "
-                f"{fmt_acc(best)}, 다음인 {nxt.name}의 {fmt_acc(nxt.test_acc)}보다 "
-                f"{lead:.3f} 높습니다.")
-    return (f"{profile} 프로파일에서 평가 정확도가 가장 높은 {fam} 모델은 {len(top)}개로, "
-            f"모두 {fmt_acc(best)}입니다: {names}.")
-
-
-def technique_effect_sentences(data: ReportData, profile: str) -> list[str]:
-    """One bullet per technique: higher, lower or equal test accuracy than its baseline."""
-    out = []
-    for spec, base_name, e, b in technique_pairs(data, profile):
-        head = f"**{spec.technique}** ({spec.name})"
-        if not e.ok or not b.ok:
-            missing = ", ".join(x.name for x in (e, b) if not x.ok)
-            out.append(f"{head}: {missing} 결과가 없어 기준 모델과 비교할 수 없습니다.")
-            continue
-        diff = r3(e.test_acc) - r3(b.test_acc)
-        cmp = (f"평가 정확도 {fmt_acc(e.test_acc)}, 기준 {base_name} {fmt_acc(b.test_acc)}")
-        if diff > 0:
-            out.append(f"{head}: {cmp} → {diff:.3f} 높습니다. 이 실행에서는 정확도가 올랐습니다.")
-        elif diff < 0:
-            out.append(f"{head}: {cmp} → {-diff:.3f} 낮습니다. 이 실행에서는 정확도를 높이지 "
-                       "못했습니다.")
-        else:
-            out.append(f"{head}: {cmp} → 같습니다. 이 실행에서는 정확도에 차이가 없습니다.")
-    return out
-
-
-def accuracy_sentences(data: ReportData) -> str:
-    """Markdown: per profile, the best MLP and CNN model and what each technique did."""
+def accuracy_sentences(data: ReportData, study: StudyData | None = None) -> str:
+    """Markdown: per profile, the best MLP and CNN model and what each technique did, beside the
+    seeds of the same runs in ``study`` (the records of ``python -m reglab study``), if any."""
     if not data.ok_entries():
         return "완료된 실행이 없어 정확도를 비교할 수 없습니다.\n"
     parts = []
+    seeded = [e for e in data.ok_entries() if seed_runs(study, e)]
+    if study is None:
+        parts.append("반복 실험(`reports/study`)의 결과가 없어, 아래 비교는 모두 한 번의 실행끼리의 "
+                     "비교입니다.")
+    elif not seeded:
+        parts.append("반복 실험의 결과는 있지만 이 보고서의 실행과 같은 설정의 시드가 없어, 아래 "
+                     "비교는 모두 한 번의 실행끼리의 비교입니다.")
+    else:
+        ns = sorted({len(seed_runs(study, e)) for e in seeded})
+        span = f"{ns[0]}–{ns[-1]}" if len(ns) > 1 else f"{ns[0]}"
+        parts.append(f"반복 실험(`reports/study`)에 이 보고서의 완료된 실행 "
+                     f"{len(data.ok_entries())}개 가운데 {len(seeded)}개와 같은 설정의 시드가 "
+                     f"있습니다 (실행마다 시드 {span}개). 아래 비교마다 한 번의 실행 옆에 시드 "
+                     "반복의 평균 ± 95 % 구간과 그 차이의 판단을 적었습니다.")
     for p in data.profiles:
         lines = [f"**{esc(plabel(p))}**", ""]
         lines.append(f"- {best_model_sentence(data, p, 'mlp')}")
         lines.append(f"- {best_model_sentence(data, p, 'cnn')}")
-        lines += [f"- {s}" for s in technique_effect_sentences(data, p)]
+        lines += [f"- {s}" for s in technique_effect_sentences(data, p, study)]
         n = n_test(data, p)
         if n:
             lines.append(f"- 평가 데이터가 {fmt_int(n)}장이므로 한 장은 정확도 1/{n} ≈ {1 / n:.4f}에 "
@@ -155,8 +130,10 @@ def accuracy_sentences(data: ReportData) -> str:
                 se = float(np.sqrt(q * (1 - q) / n))
                 lines.append(f"- 평가 사진을 뽑는 우연만으로도 정확도 {q:.2f} 근처에서 표준오차는 "
                              f"√(p(1−p)/n) ≈ {se:.3f}이고, 95 % 구간은 약 ±{1.96 * se:.3f}입니다. "
-                             f"두 모델의 차이가 {1.96 * np.sqrt(2) * se:.3f}보다 작으면 이 한 번의 "
-                             "실행으로는 구별할 수 없습니다 (시드를 바꾼 반복 실험이 필요합니다).")
+                             f"두 모델의 차이가 {1.96 * np.sqrt(2) * se:.3f}보다 작으면 한 번의 "
+                             "실행으로는 구별할 수 없습니다"
+                             + (" (위의 시드 반복 구간이 그 판단입니다)." if seeded else
+                                " (시드를 바꾼 반복 실험이 필요합니다)."))
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 
@@ -233,7 +210,7 @@ def overfitting_markdown(data: ReportData) -> str:
          f"가장 큰 실행은 {e.profile} 프로파일의 {e.name} ({e.spec.technique})입니다: 학습 손실 "
          f"{last['train_loss']:.3f}, 검증 손실 {last['val_loss']:.3f}, 차이 {gap:+.3f}. "
          f"학습 정확도는 {fmt_acc(last['train_acc'])}, 검증 정확도는 {fmt_acc(last['val_acc'])}, "
-         f"평가 정확도는 {fmt_acc(e.test_acc)}입니다. ")
+         f"평가 정확도는 {acc_short(e)}입니다. ")
     if gap > 0:
         s += ("검증 손실이 학습 손실보다 크므로, 모델이 학습 데이터에 더 잘 맞고 처음 보는 데이터에는 "
               "덜 맞는 과적합의 신호입니다.")
@@ -241,30 +218,3 @@ def overfitting_markdown(data: ReportData) -> str:
         s += ("이 실행에서도 검증 손실이 학습 손실보다 크지 않아, 이번 결과에서는 손실로 본 뚜렷한 "
               "과적합이 보이지 않습니다.")
     return s + "\n"
-
-
-# ----------------------------------------------------------------------------- profiles
-def profile_diff_sentences(data: ReportData) -> str:
-    """Markdown: how many models the exact profile raises or lowers, and the largest change."""
-    if not ("book" in data.profiles and "exact" in data.profiles):
-        have = ", ".join(data.profiles) or "없음"
-        return (f"book과 exact 두 프로파일의 결과가 모두 있어야 비교할 수 있습니다 "
-                f"(결과가 있는 프로파일: {have}).\n")
-    pairs = []
-    for spec in data.runs():
-        b, x = data.entry("book", spec.name), data.entry("exact", spec.name)
-        if b.ok and x.ok:
-            pairs.append((spec, r3(x.test_acc) - r3(b.test_acc), b, x))
-    if not pairs:
-        return "두 프로파일에서 모두 완료된 모델이 없어 비교할 수 없습니다.\n"
-    up = [p for p in pairs if p[1] > 0]
-    down = [p for p in pairs if p[1] < 0]
-    same = [p for p in pairs if p[1] == 0]
-    lines = [f"- 두 프로파일에서 모두 완료된 모델 {len(pairs)}개 가운데 exact가 더 높은 모델 "
-             f"{len(up)}개, 더 낮은 모델 {len(down)}개, 같은 모델 {len(same)}개입니다."]
-    big = max(pairs, key=lambda p: abs(p[1]))
-    if big[1] != 0:
-        spec, d, b, x = big
-        lines.append(f"- 차이가 가장 큰 모델은 {spec.name} ({spec.technique})입니다: book "
-                     f"{fmt_acc(b.test_acc)}, exact {fmt_acc(x.test_acc)} ({d:+.3f}).")
-    return "\n".join(lines) + "\n"

@@ -5,7 +5,9 @@ text starts with "그림", or None when there is nothing to draw. matplotlib is 
 when a figure is drawn, with the Korean fonts of :func:`reglab.plots.setup_korean_fonts`.
 
 Chapter report
-    :func:`run_figure` (one run's curves and weight histogram), :func:`overfitting_figure`.
+    :func:`run_figure` (one run's curves, the book's weight histogram and the near-zero view
+    :func:`log_weight_hist`), :func:`near_zero_figure` (the MLPs' log10|w| distributions and
+    near-zero shares, per profile), :func:`overfitting_figure`.
 Study report
     :func:`seeds_figure` (every seed's test accuracy with the mean's 95 % interval),
     :func:`long_figure` (seed-mean losses per model), :func:`long_val_acc_figure`.
@@ -19,12 +21,14 @@ import math
 import numpy as np
 
 from ..pipeline.experiments import CHAPTER8_RUNS
-from .chapter_analysis import BASELINES, overfitting_pick
-from .fmt import SHORT, plabel
+from ..nn.display import NEAR_ZERO
+from .chapter_analysis import BASELINES, near_zero, overfitting_pick, weight_values
+from .fmt import SHORT, fmt_thr, plabel
 from .records import ReportData, RunEntry, StudyData
 from .study_analysis import long_rows, seed_summary
 
-__all__ = ["fig_to_image", "run_figure", "overfitting_figure", "seeds_figure", "long_figure",
+__all__ = ["fig_to_image", "run_figure", "LOG_RANGE", "log_weight_hist", "near_zero_figure",
+           "overfitting_figure", "seeds_figure", "long_figure",
            "long_val_acc_figure"]
 
 
@@ -39,8 +43,40 @@ def fig_to_image(fig, alt: str, dpi: int = 96):
     return Image(data=buf.getvalue(), format="png", metadata={"alt": alt})
 
 
+#: The log10|w| axis of the near-zero view; smaller values (and exact zeros) go to the first bin.
+LOG_RANGE = (-10.0, 1.0)
+_LOG_BINS = 110
+
+
+def _log_abs(w: np.ndarray) -> np.ndarray:
+    """log10|w| clipped into :data:`LOG_RANGE` (0 and anything smaller lands in the first bin)."""
+    lo, hi = LOG_RANGE
+    with np.errstate(divide="ignore"):
+        x = np.log10(np.abs(w))
+    return np.clip(x, lo, hi - 1e-9)
+
+
+def log_weight_hist(ax, w: np.ndarray, threshold: float = NEAR_ZERO, label: str | None = None,
+                    color=None, step: bool = False):
+    """The near-zero view: the share of weights (%) per bin of log10|w|, the book's threshold as
+    a dashed line. Returns the share (0–1) of weights with ``|w| <= threshold``."""
+    share = float(np.count_nonzero(np.abs(w) <= threshold)) / w.size if w.size else 0.0
+    pct = np.full(w.size, 100.0 / w.size) if w.size else None
+    kw = {"histtype": "step", "lw": 1.4} if step else {"alpha": 0.8}
+    ax.hist(_log_abs(w), bins=_LOG_BINS, range=LOG_RANGE, weights=pct, color=color,
+            label=label, **kw)
+    ax.axvline(np.log10(threshold), color="#b03030", ls="--", lw=1)
+    ax.set_xlim(*LOG_RANGE)
+    ax.set_xlabel("log10|w| (맨 왼쪽 막대: 1e-10 이하와 0)", fontsize=8.5)
+    ax.set_ylabel("가중치 비율 (%)", fontsize=8.5)
+    ax.grid(True, alpha=0.3)
+    ax.tick_params(labelsize=8)
+    return share
+
+
 def run_figure(entry: RunEntry):
-    """Loss/accuracy curves and the weight histogram of a finished run, or None."""
+    """Loss/accuracy curves, the book's weight histogram and the near-zero view (log10|w|) of a
+    finished run, or None."""
     if not entry.ok:
         return None
     import matplotlib.pyplot as plt
@@ -48,13 +84,55 @@ def run_figure(entry: RunEntry):
     from ..plots import plot_history, plot_result_weights, setup_korean_fonts
 
     setup_korean_fonts()
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.3),
-                             gridspec_kw={"width_ratios": [1, 1, 1]})
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.3))
     plot_history(entry.record["history"], axes=axes[:2])
-    plot_result_weights(entry.record, ax=axes[2], title="가중치 분포")
+    plot_result_weights(entry.record, ax=axes[2], title="가중치 분포 (교재, ±0.2)")
+    w = weight_values(entry)
+    _, _, thr = near_zero(entry)
+    if w is None:
+        axes[3].axis("off")
+        axes[3].text(0.5, 0.5, "가중치 파일(.npz)이 없어\n0 근처를 그리지 못했습니다",
+                     ha="center", va="center", fontsize=9, transform=axes[3].transAxes)
+    else:
+        share = log_weight_hist(axes[3], w, thr, color="#3a7d44")
+        axes[3].set_title(f"0 근처 (log10|w|): |w| ≤ {fmt_thr(thr)}인 가중치 {100 * share:.1f} %",
+                          fontsize=10)
     fig.suptitle(f"{entry.name} — {plabel(entry.profile)}")
     fig.tight_layout()
-    return fig_to_image(fig, f"그림: {entry.name} ({entry.profile}) 손실·정확도 곡선과 가중치 분포")
+    return fig_to_image(fig, f"그림: {entry.name} ({entry.profile}) 손실·정확도 곡선, 가중치 분포와 "
+                        "0 근처의 log10|w| 분포")
+
+
+def near_zero_figure(data: ReportData):
+    """Per profile, the log10|w| distributions of the MLPs (no regularization, L2, L1) on one
+    panel, each labelled with its share of weights ``|w| <= 1e-5``; None without any weights."""
+    panels = []
+    for p in data.profiles:
+        lines = [(e, w) for e in data.ok_entries(p, "mlp") if (w := weight_values(e)) is not None]
+        if lines:
+            panels.append((p, lines))
+    if not panels:
+        return None
+    import matplotlib.pyplot as plt
+
+    from ..plots import setup_korean_fonts
+
+    setup_korean_fonts()
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 3.6), sharey=True,
+                             squeeze=False)
+    colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b"]
+    for ax, (p, lines) in zip(axes[0], panels):
+        thr = NEAR_ZERO
+        for i, (e, w) in enumerate(lines):
+            thr = near_zero(e)[2]
+            share = float(np.count_nonzero(np.abs(w) <= thr)) / w.size
+            log_weight_hist(ax, w, thr, color=colors[i % len(colors)], step=True,
+                            label=f"{SHORT[e.name]} {e.spec.technique}: {100 * share:.1f} %")
+        ax.set_title(f"{plabel(p)}", fontsize=10)
+        ax.legend(fontsize=7.5, loc="upper left", title=f"|w| ≤ {fmt_thr(thr)}인 비율", title_fontsize=7.5)
+    fig.suptitle("MLP 가중치의 log10|w| 분포와 0에 가까운 가중치의 비율 (점선: 1e-5)", fontsize=11)
+    fig.tight_layout()
+    return fig_to_image(fig, "그림: MLP 세 모델의 log10|w| 분포와 |w| ≤ 1e-5인 가중치의 비율")
 
 
 def overfitting_figure(data: ReportData):

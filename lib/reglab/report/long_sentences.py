@@ -15,8 +15,8 @@ from .chapter_analysis import BASELINES
 from .fmt import signed
 from .records import StudyData
 from .stats import Difference, combine, welch
-from .study_analysis import long_epochs, long_rows
-from .study_sentences import seeds_of
+from .study_analysis import long_epochs, long_rows, seed_summary
+from .study_sentences import all_collapsed, seeds_of
 from .verdicts import verdict
 
 __all__ = ["SEED_HYPOTHESIS", "ANSWER_LABELS", "turn_up_sentences", "hypothesis_sentences"]
@@ -87,8 +87,13 @@ def hypothesis_sentences(data: StudyData) -> str:
             kinds.append((kind, spec.technique))
             sub.append(f"10에폭 → {E}에폭: 기준과의 차이 {signed(d10.diff)} → {signed(d40.diff)}, 변화 "
                        f"{signed(change.diff)}; {verdict(change)}.")
+            stuck = (r["one_class"] and len(r["one_class"]) == r["acc"].n
+                     and all_collapsed(seed_summary(data, "exact", spec.name)))
             sub.append(f"이 모델의 평가 정확도: 10에폭 {r['acc10'].mean:.3f} → {E}에폭 "
-                       f"{r['acc'].mean:.3f} ({signed(own.diff)}; {verdict(own)}).")
+                       f"{r['acc'].mean:.3f} ("
+                       + ("두 길이 모두 모든 시드가 한 클래스만 예측하므로 차이가 없는 것이 아니라 "
+                          "학습하지 못한 것입니다" if stuck else
+                          f"{signed(own.diff)}; {verdict(own)}") + ").")
             if r["acc_gap10"].n and r["acc_gap"].n and b["acc_gap10"].n and b["acc_gap"].n:
                 sub.append(f"학습 − 검증 정확도 차이 (10에폭 → {E}에폭): 이 모델 "
                            f"{signed(r['acc_gap10'].mean)} → {signed(r['acc_gap'].mean)}, 기준 "

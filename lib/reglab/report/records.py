@@ -107,6 +107,7 @@ class RunEntry:
     error: str | None = None
     source: str | None = None         # the record's file, relative to the results folder
     unreadable: str | None = None     # what is wrong with a file that cannot be used
+    folder: Path | None = None        # the record's folder (for its .npz), if known
 
     @property
     def name(self) -> str:
@@ -226,8 +227,10 @@ def build_report_data(records: dict, profiles=tuple(PROFILES), runs_dir=None) ->
     for p in data.requested:
         for spec in CHAPTER8_RUNS:
             source = f"{p}/{spec.name}.json"
-            data.entries[(p, spec.name)] = entry_from_record(spec, p, records.get((p, spec.name)),
-                                                             source)
+            entry = entry_from_record(spec, p, records.get((p, spec.name)), source)
+            if data.runs_dir is not None:
+                entry.folder = data.runs_dir / p
+            data.entries[(p, spec.name)] = entry
     return data
 
 

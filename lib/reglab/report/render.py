@@ -1,7 +1,8 @@
 """Render a report: execute its notebook, then HTML, PDF and a PNG of page 1.
 
 :func:`build_report` runs ``notebooks/chapter8_report.ipynb`` with papermill (kernel
-``python3``, in the notebook's folder, ``runs_dir`` passed as an absolute path) and converts the
+``python3``, in the notebook's folder, ``runs_dir`` passed relative to that folder when it lies
+in the checkout, else as an absolute path) and converts the
 executed notebook to a self-contained HTML page; :func:`build_study_report` does the same with
 ``notebooks/study_report.ipynb`` and a ``study_dir``:
 
@@ -297,10 +298,15 @@ def _quiet_kernel_manager():
 
 
 def execute_notebook(runs_dir, output_path, profiles=None, notebook=None,
-                     timeout: float = 900, param: str = "runs_dir"):
+                     timeout: float = 900, param: str = "runs_dir", extra=None,
+                     output_name: str | None = None):
     """Run the report notebook with papermill; returns the executed NotebookNode.
 
-    ``runs_dir`` is passed as the notebook parameter named ``param`` (an absolute path).
+    ``runs_dir`` is passed as the notebook parameter named ``param``, relative to the notebook's
+    folder when it lies beside it (:func:`_seen_from`), and so are the ``*_dir`` values of
+    ``extra``, which holds further parameters (e.g. the chapter report's ``study_dir``). The
+    executed notebook's papermill metadata names the notebooks by file name (``output_name``
+    for the output, when it is written under a temporary name).
 
     Raises
     ------
@@ -312,9 +318,11 @@ def execute_notebook(runs_dir, output_path, profiles=None, notebook=None,
     notebook = Path(notebook) if notebook else report_notebook()
     if not notebook.exists():
         raise ReportError(f"report notebook not found: {notebook}")
-    params = {param: str(Path(runs_dir).resolve())}
+    params = {param: _seen_from(notebook.parent, runs_dir)}
     if profiles is not None:
         params["profiles"] = list(profiles)
+    params.update({k: _seen_from(notebook.parent, v) if k.endswith("_dir") and v else v
+                   for k, v in (extra or {}).items()})
     kwargs = {}
     km = _quiet_kernel_manager()
     if km is not None:
@@ -333,14 +341,35 @@ def execute_notebook(runs_dir, output_path, profiles=None, notebook=None,
         raise ReportError(f"the report notebook failed at cell In [{exc.exec_count}]: "
                           f"{exc.ename}: {exc.evalue}\n(executed notebook kept at {keep})") \
             from None
+    # papermill records the paths it was given; keep the notebook's names, not this machine's
+    meta = nb.metadata.get("papermill", {})
+    meta["input_path"], meta["output_path"] = notebook.name, output_name or output_path.name
+    import nbformat
+    nbformat.write(nb, str(output_path))
     return nb
+
+
+def _seen_from(folder: Path, path) -> str:
+    """``path`` as the notebook running in ``folder`` reads it: relative when it lies in the
+    folder's parent (``../reports/runs`` from a checkout's ``notebooks/``), so the executed
+    notebook names no folder of the machine; else absolute."""
+    target = Path(path).resolve()
+    try:
+        rel = Path(os.path.relpath(target, Path(folder).resolve()))
+    except ValueError:                       # another drive (Windows)
+        return str(target)
+    return rel.as_posix() if rel.parts[:2].count("..") < 2 else str(target)
 
 
 # ----------------------------------------------------------------------------- build
 def build_report(runs_dir, out_dir="reports", pdf: bool = True, png: bool = True,
                  profiles=None, notebook=None, log=None, name: str = REPORT_NAME,
-                 title: str = REPORT_TITLE, param: str = "runs_dir") -> ReportOutputs:
+                 title: str = REPORT_TITLE, param: str = "runs_dir",
+                 study_dir=None) -> ReportOutputs:
     """Execute the report notebook on ``runs_dir`` and write the report into ``out_dir``.
+
+    ``study_dir`` is the study folder whose seeds the chapter report quotes beside its single
+    runs (None or a folder without seeds: the report says every comparison is one run).
 
     Writes ``chapter8_report.ipynb`` (executed) and ``chapter8_report.html``; with ``pdf`` and
     Chromium on PATH also ``chapter8_report.pdf``, and with ``png`` (and pdftoppm)
@@ -370,8 +399,11 @@ def build_report(runs_dir, out_dir="reports", pdf: bool = True, png: bool = True
     t0 = time.perf_counter()
     log(f"report: executing {notebook.name} on {runs_dir}")
     with atomic_path(out.notebook) as tmp_nb:
+        extra = None
+        if param == "runs_dir":
+            extra = {"study_dir": str(Path(study_dir).resolve()) if study_dir else ""}
         nb = execute_notebook(runs_dir, tmp_nb, profiles=profiles, notebook=notebook,
-                              param=param)
+                              param=param, extra=extra, output_name=out.notebook.name)
     out.seconds["execute"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()

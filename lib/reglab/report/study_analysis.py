@@ -12,10 +12,9 @@ Turn-up
     validation-loss curve; if the minimum is the last epoch, it does not turn up.
 
 One class
-    :func:`one_class` tells whether a run predicts a single class: its test accuracy is exactly
-    the test-split share of one class and its last train accuracy close to the train-split share
-    of the same class (split counts from the photo folder, :func:`split_class_counts`; without
-    the photos: a train accuracy that no longer changes).
+    :func:`one_class` (from :mod:`reglab.report.collapse`) tells whether a run predicts a single
+    class: its test accuracy is exactly the test-split share of one class and its last train
+    accuracy close to the train-split share of the same class.
 
 Per model
     :func:`seed_summary` (the seeds study), :func:`long_rows` (the long study beside the 10-epoch
@@ -30,6 +29,7 @@ import numpy as np
 
 from ..pipeline.experiments import CHAPTER8_RUNS, get_run
 from ..pipeline.study import ABLATIONS, LONG_EPOCHS
+from .collapse import TRAIN_SHARE_TOL, one_class, split_class_counts
 from .records import StudyData, StudyRun
 from .stats import combine, single_run_difference, summarize
 
@@ -93,87 +93,6 @@ def turn_up(runs) -> dict | None:
             "rise_diff": combine([(1.0, rise)]),
             "epochs": epochs, "val_mean": vm, "val_std": sd(val), "train_mean": tm,
             "train_std": sd(train), "n": len(hists)}
-
-
-_SPLIT_CACHE: dict = {}
-#: How far the last epoch's train accuracy may be from the predicted class's train share.
-TRAIN_SHARE_TOL = 0.02
-
-
-def split_class_counts(record: dict) -> dict | None:
-    """Per-class photo counts of the train / validation / test splits of a run's data.
-
-    Recomputed from the photo folder listing (no pixels): the class labels in load order, the
-    same class-stratified subset for ``max_samples`` and the split permutation with seed 1234
-    (:class:`reglab.data.FlowersDataset`). None if the folder is not there or its counts do not
-    match the record's split sizes (e.g. photos skipped while decoding).
-    """
-    ds = record.get("dataset") or {}
-    cfg = record.get("config") or {}
-    key = (ds.get("path"), int(cfg.get("max_samples") or 0), ds.get("train"),
-           ds.get("validation"), ds.get("test"))
-    if key in _SPLIT_CACHE:
-        return _SPLIT_CACHE[key]
-    out = None
-    try:
-        from ..data.dataset import split_counts, stratified_subset
-        from ..data.images import scan_photos
-        from ..paths import from_root
-
-        folder = scan_photos(from_root(ds["path"]))
-        labels = np.asarray(folder.labels)
-        if key[1]:
-            labels = labels[stratified_subset(labels, key[1], 1234)]
-        n = len(labels)
-        tr, va, te = split_counts(n)
-        if (tr, va, te) == (ds.get("train"), ds.get("validation"), ds.get("test")) and \
-                list(folder.class_names) == list(ds.get("classes") or folder.class_names):
-            perm = np.random.default_rng(1234).permutation(n)
-            c = len(folder.class_names)
-            out = {"classes": list(folder.class_names),
-                   "train": np.bincount(labels[perm[:tr]], minlength=c),
-                   "validation": np.bincount(labels[perm[tr:tr + va]], minlength=c),
-                   "test": np.bincount(labels[perm[tr + va:]], minlength=c)}
-    except Exception:  # noqa: BLE001 - no photos here: the caller falls back
-        out = None
-    _SPLIT_CACHE[key] = out
-    return out
-
-
-def one_class(run: StudyRun, counts: dict | None | bool = True) -> dict | None:
-    """If the run predicts a single class: ``{"class", "test_count", "test_n", "test_share",
-    "train_share", "largest_train", "largest_test", "inferred"}``, else None.
-
-    With split counts (``counts``; True = compute them from the record), the run predicts one
-    class c when its test accuracy is exactly the test share of c (the same count of photos) and
-    its last train accuracy is within :data:`TRAIN_SHARE_TOL` of the train share of c (the train
-    accuracy is averaged over the epoch's minibatches while the weights still move, so a model
-    that ends on one class may read a little above the share). Without them (``inferred``): the
-    train accuracy of the last three epochs is the same number.
-    """
-    if not run.ok or not run.history:
-        return None
-    if counts is True:
-        counts = split_class_counts(run.record)
-    last_train = float(run.history[-1]["train_acc"])
-    if counts:
-        te, tr = np.asarray(counts["test"]), np.asarray(counts["train"])
-        n_te, n_tr = int(te.sum()), int(tr.sum())
-        for c, name in enumerate(counts["classes"]):
-            if abs(run.test_acc - te[c] / n_te) < 0.5 / n_te and \
-                    abs(last_train - tr[c] / n_tr) <= TRAIN_SHARE_TOL:
-                return {"class": name, "test_count": int(te[c]), "test_n": n_te,
-                        "test_share": te[c] / n_te, "train_share": tr[c] / n_tr,
-                        "largest_train": c == int(np.argmax(tr)),
-                        "largest_test": c == int(np.argmax(te)), "inferred": False}
-        return None
-    tail = [float(h["train_acc"]) for h in run.history[-3:]]
-    if len(tail) == 3 and max(tail) - min(tail) < 1e-12:
-        n_te = int(((run.record or {}).get("dataset") or {}).get("test") or 0)
-        return {"class": None, "test_count": round(run.test_acc * n_te) if n_te else None,
-                "test_n": n_te or None, "test_share": run.test_acc, "train_share": last_train,
-                "largest_train": None, "largest_test": None, "inferred": True}
-    return None
 
 
 def seed_summary(data: StudyData, profile: str, name: str, study: str = "seeds") -> dict:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from ..pipeline.experiments import CHAPTER8_RUNS, RunSpec
 from ..pipeline.study import ABLATIONS, LONG_EPOCHS, LONG_SEEDS, SEEDS, STUDIES
 from .chapter_analysis import BASELINES
+from .collapse import predicts_all, share_text
 from .fmt import esc, fmt_int, fmt_secs, short_error, signed, topic
 from .records import FAILED, MISSING, OK, StudyData
 from .stats import welch
@@ -22,7 +23,8 @@ from .study_analysis import seed1234_diff, seed_summary
 from .verdicts import direction, verdict
 
 __all__ = ["STUDY_LABELS", "missing_note", "status_markdown", "tech", "class_name_ko",
-           "predicts", "seeds_of", "overview_markdown", "seeds_sentences", "profile_sentences"]
+           "predicts", "seeds_of", "all_collapsed", "both_collapsed_clause", "overview_markdown",
+           "seeds_sentences", "profile_sentences"]
 
 STUDY_LABELS = {"seeds": "시드 반복", "long": "긴 학습", "ablation": "절제 실험"}
 
@@ -51,6 +53,23 @@ def predicts(name) -> str:
 def seeds_of(k: int, n: int) -> str:
     """"시드 n개 모두" or "시드 n개 중 k개"."""
     return f"시드 {n}개 모두" if k == n else f"시드 {n}개 중 {k}개"
+
+
+def all_collapsed(summary: dict) -> dict | None:
+    """The one-class result of a :func:`~reglab.report.study_analysis.seed_summary` whose every
+    finished seed predicts one class (None otherwise)."""
+    ocs = summary["one_class"]
+    return ocs[0] if ocs and len(ocs) == summary["acc"].n else None
+
+
+def both_collapsed_clause(a: dict, b: dict) -> str:
+    """The clause for two sides whose every seed predicts one class: never "the same"."""
+    oa, ob = all_collapsed(a), all_collapsed(b)
+    same = oa["class"] == ob["class"]
+    what = (f"두 쪽 모두 모든 시드가 {predicts_all(oa)}합니다 (평가 정확도 {share_text(oa)})"
+            if same else "두 쪽 모두 모든 시드가 한 클래스만 예측합니다")
+    return (f"{what}. 값이 같은 것은 차이가 없다는 뜻이 아니라 둘 다 학습하지 못했다는 뜻이므로, "
+            "이 비교로는 효과를 알 수 없습니다")
 
 
 def status_markdown(data: StudyData, study: str, limit: int = 12) -> str:
@@ -141,6 +160,11 @@ def seeds_sentences(data: StudyData, profile: str) -> str:
                          "없어 비교할 수 없습니다.")
             continue
         d = welch(a, b)
+        sa, sb = seed_summary(data, profile, spec.name), seed_summary(data, profile, base)
+        if all_collapsed(sa) and all_collapsed(sb):
+            lines.append(f"- {tech(spec)}: 평균 {a.mean_std()} (n={a.n}), 기준 {base} "
+                         f"{b.mean_std()} (n={b.n}) — {both_collapsed_clause(sa, sb)}.")
+            continue
         s = (f"- {tech(spec)}: 평균 {a.mean_std()} (n={a.n}), 기준 {base} {b.mean_std()} "
              f"(n={b.n}) → 기준보다 {abs(d.diff):.3f} {direction(d.diff)}"
              if round(d.diff, 3) != 0 else
@@ -186,6 +210,11 @@ def profile_sentences(data: StudyData) -> str:
         if not b.n or not x.n:
             continue
         d = welch(x, b)
+        sb, sx = seed_summary(data, "book", spec.name), seed_summary(data, "exact", spec.name)
+        if all_collapsed(sb) and all_collapsed(sx):
+            lines.append(f"- {spec.name} ({spec.technique}): exact {x.mean_std()}, book "
+                         f"{b.mean_std()} — {both_collapsed_clause(sx, sb)}.")
+            continue
         lines.append(f"- {spec.name} ({spec.technique}): exact {x.mean_std()}, book "
                      f"{b.mean_std()} → exact − book {signed(d.diff)}; {verdict(d)}.")
     if not lines:

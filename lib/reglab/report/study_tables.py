@@ -101,7 +101,9 @@ def ablation_table_html(data: StudyData) -> str:
         if d is None:
             row += ["—", sp_txt, "—"]
         else:
-            if d.diff == 0.0:
+            if r["one_class_ref"] and r["one_class_flip"]:
+                judge = "둘 다 한 클래스만 예측<br>(비교 불가)"
+            elif d.diff == 0.0:
                 judge = "정확히 같음"
             elif not d.known:
                 judge = "판단 불가 (시드 부족)"
