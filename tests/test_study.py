@@ -167,7 +167,7 @@ def test_study_cli_unknown_study_and_report_flag(monkeypatch, tmp_path, capsys):
                              seconds={"total": 1.0})
 
     monkeypatch.setattr(render, "build_study_report", fake)
-    assert cli.main(["--study", "--no-pdf", "--out", str(tmp_path)]) == 0
+    assert cli.main(["--study", "--no-pdf", "--allow-missing", "--out", str(tmp_path)]) == 0
     assert seen == {"study_dir": ROOT / "reports" / "study", "pdf": False}
 
 
