@@ -4,7 +4,7 @@
 # `make test`    설정 + 테스트                  (set-up, tests)
 # `make help`    모든 목표 보기                 (list every target)
 #
-# Needs only Python 3.11 and make. The first call creates .venv and installs the
+# Needs only Python (3.11, 3.12 or 3.13) and make. The first call creates .venv and installs the
 # package editable with its [dev] extras; pip runs again only when pyproject.toml
 # is newer than the stamp file .venv/.installed.
 
@@ -31,9 +31,9 @@ else
 LAB_ROOT_FLAG :=
 endif
 
-REPORT_TODO_MSG := 보고서 생성(report)은 아직 구현되지 않았습니다 — issue \#3 / the report is not built yet (issue \#3)
+RUN_HELP_FAILED_MSG := 실행 명령을 시작할 수 없습니다 — 설치를 확인하세요 (make setup) / the run command does not start: check the installation
 
-.PHONY: help setup test report study cluster-demo data lab bench clean
+.PHONY: help setup test test-pythons report study cluster-demo data lab bench clean
 
 help:
 	@echo "reglab — 8장 정규화 / chapter 8 regularization"
@@ -45,6 +45,8 @@ help:
 	@echo "  make cluster-demo  Dask 스케줄러+워커 2개(127.0.0.1)로 작은 study 실행 후 정리"
 	@echo "                (local Dask scheduler + two workers, a small study through them, stop)"
 	@echo "  make test     설정+테스트 (set-up, then pytest; PYTEST_ARGS=... adds arguments)"
+	@echo "  make test-pythons  Python 3.11, 3.12, 3.13 중 있는 것마다 .venv-3.X 에서 테스트"
+	@echo "                (the tests on each of python3.11/3.12/3.13 found, incl. pyenv's)"
 	@echo "  make data     사진 받기 (python -m reglab data fetch → data/flowers)"
 	@echo "  make lab      JupyterLab on notebooks/"
 	@echo "  make bench    benchmarks/bench_models.py (if present; BENCH_ARGS=...)"
@@ -72,13 +74,19 @@ setup: $(STAMP)
 test: $(STAMP)
 	$(VPY) -m pytest $(PYTEST_ARGS)
 
+# The same tests on every supported Python found (python3.X on PATH, else pyenv's newest 3.X),
+# each in its own .venv-3.X. TEST_PYTHONS="3.12" picks versions; PYTEST_ARGS as for `test`.
+TEST_PYTHONS ?= 3.11 3.12 3.13
+test-pythons:
+	TEST_PYTHONS="$(TEST_PYTHONS)" PYTEST_ARGS="$(PYTEST_ARGS)" bash tools/test-pythons.sh
+
 # --- report -------------------------------------------------------------------
-# 1. the `run` subcommand must exist (until issue #3 is done it does not: exit 2);
+# 1. `reglab run --help` must work (else: what it printed, exit 2);
 # 2. photos: FLOWERS_DIR if set, else data/flowers, else fetch them;
 # 3. run the experiments, then render the report.
 report: $(STAMP)
 	@if ! out="$$($(VPY) -m reglab run --help 2>&1)"; then \
-	    echo "$(REPORT_TODO_MSG)" >&2; \
+	    echo "$(RUN_HELP_FAILED_MSG)" >&2; \
 	    echo "  ('$(VPY) -m reglab run --help' failed:)" >&2; \
 	    printf '%s\n' "$$out" | tail -n 5 | sed 's/^/    /' >&2; \
 	    exit 2; \
@@ -125,9 +133,9 @@ bench: $(STAMP)
 	    echo "benchmarks/bench_models.py 가 아직 없습니다 / not present yet — nothing to run"; \
 	fi
 
-# Never touches data/ or reports/; keeps .venv itself (only its stamp goes).
+# Never touches data/ or reports/; keeps .venv and .venv-3.X themselves (only their stamps go).
 clean:
 	rm -rf build dist .pytest_cache lib/*.egg-info
-	find . \( -path ./$(VENV) -o -path ./.git -o -path ./data -o -path ./reports \) -prune \
+	find . \( -path './$(VENV)*' -o -path ./.git -o -path ./data -o -path ./reports \) -prune \
 	    -o -type d \( -name __pycache__ -o -name .ipynb_checkpoints \) -print0 | xargs -0 -r rm -rf
-	rm -f $(STAMP)
+	rm -f $(STAMP) $(VENV)-3.*/.installed

@@ -23,6 +23,20 @@ def _isolated_image_cache(tmp_path_factory):
         os.environ["REGLAB_CACHE_DIR"] = old
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_user_data(tmp_path_factory):
+    """Point ``REGLAB_DATA_DIR`` at an empty temporary folder: photos the user fetched into the
+    user data folder never change which photos a test finds."""
+    data = tmp_path_factory.mktemp("reglab-data")
+    old = os.environ.get("REGLAB_DATA_DIR")
+    os.environ["REGLAB_DATA_DIR"] = str(data)
+    yield data
+    if old is None:
+        os.environ.pop("REGLAB_DATA_DIR", None)
+    else:
+        os.environ["REGLAB_DATA_DIR"] = old
+
+
 @pytest.fixture(scope="session")
 def synthetic_flowers(tmp_path_factory) -> Path:
     """A synthetic 5-class photo folder (20 small JPEGs per class, Kaggle class names).

@@ -429,3 +429,18 @@ def test_spread_lines_call_a_difference_within_the_spread_by_its_name():
     se2 = 2 * np.sqrt(0.05 ** 2 / 3 + 0.01 ** 2 / 3)
     assert f"{se2:.3f}" in classroom.spread_lines([a, far])[2]
     assert "흩어짐보다 큽니다" in classroom.spread_lines([a, far])[2]
+
+
+@pytest.mark.parametrize("name", CLASS_NOTEBOOKS)
+def test_first_code_cell_installs_reglab_only_when_missing(name):
+    """Colab or a JupyterHub without reglab: the first code cell installs it; where reglab is
+    importable (papermill, nbval, a checkout) it only says which photos the notebook will use."""
+    cells = _load(name)["cells"]
+    first = next(c for c in cells if c["cell_type"] == "code")
+    src = _source(first)
+    assert cells.index(first) == 1 and "parameters" not in first["metadata"].get("tags", [])
+    assert "import reglab\nexcept ImportError:" in src and "%pip install" in src
+    assert src.index("%pip install") > src.index("except ImportError")
+    assert "prepare_photos(" in src
+    later = "\n".join(_source(c) for c in cells[cells.index(first) + 1:] if c["cell_type"] == "code")
+    assert "%pip" not in later

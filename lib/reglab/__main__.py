@@ -2,8 +2,8 @@
 
 Each subcommand lives in its own module with an ``add_<name>_parser(subparsers)`` function that
 registers it and sets ``func`` (called with the parsed namespace, returns an exit code):
-``data`` (reglab.data.cli), ``run`` (reglab.pipeline.runner), ``report`` (reglab.report.cli)
-and ``study`` (reglab.pipeline.study). Ctrl-C that no subcommand handles ends the command with
+``data`` (reglab.data.cli), ``run`` (reglab.pipeline.runner), ``report`` (reglab.report.cli),
+``study`` (reglab.pipeline.study) and ``class`` (reglab.classroom.handout). Ctrl-C that no subcommand handles ends the command with
 ``interrupted`` and exit code 130, without a traceback.
 """
 
@@ -19,6 +19,7 @@ SUBCOMMANDS = [
     ("reglab.pipeline.runner", "add_run_parser"),
     ("reglab.report.cli", "add_report_parser"),
     ("reglab.pipeline.study", "add_study_parser"),
+    ("reglab.classroom.handout", "add_class_parser"),
 ]
 
 

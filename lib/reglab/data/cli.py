@@ -39,6 +39,12 @@ def _info(args) -> int:
     return 0
 
 
+def _default_fetch_dest() -> str:
+    from ..paths import project_root, user_photo_dir
+    root = project_root()
+    return str(root / "data" if root is not None else user_photo_dir().parent)
+
+
 def add_data_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``data fetch`` and ``data info`` on an argparse ``subparsers`` object.
 
@@ -50,12 +56,14 @@ def add_data_parser(subparsers) -> argparse.ArgumentParser:
                                  description="Get and inspect the flower photos.")
     sub = data.add_subparsers(dest="data_command", metavar="{fetch,info}", required=True)
 
-    f = sub.add_parser("fetch", help="download the TensorFlow flower photos into data/flowers",
+    f = sub.add_parser("fetch", help="download the TensorFlow flower photos (into data/flowers "
+                       "of the checkout, else the user data folder)",
                        description="Download the public TensorFlow flower_photos archive, "
                        "check it and install it as <dest>/flowers.")
     f.add_argument("--url", default=FLOWERS_URL, help="archive URL (default: %(default)s)")
     f.add_argument("--dest", default=None,
-                   help="folder that receives flowers/ (default: the project's data/)")
+                   help="folder that receives flowers/ (default: the checkout's data/, else "
+                   f"the user data folder; here {_default_fetch_dest()})")
     f.add_argument("--force", action="store_true", help="replace existing photos")
     f.add_argument("--min-photos", type=int, default=3000,
                    help="fewest photos the archive must hold (default: %(default)s)")
@@ -66,7 +74,8 @@ def add_data_parser(subparsers) -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="where the photos are, counts, split sizes, cache file",
                        description="Load the photos like FlowersDataset and describe them.")
     i.add_argument("--path", default=None, help="photo folder (default: $FLOWERS_DIR, "
-                   "./data/flowers, then the project's data/flowers)")
+                   "./data/flowers, the checkout's data/flowers, then the user data folder's "
+                   "flowers)")
     i.add_argument("--resolution", type=int, nargs=2, default=[96, 96], metavar=("H", "W"))
     i.add_argument("--resample", choices=RESAMPLE_NAMES, default="bicubic")
     i.add_argument("--seed", type=int, default=1234)

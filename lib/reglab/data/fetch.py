@@ -1,4 +1,5 @@
-"""Download the public TensorFlow flower photos into ``data/flowers`` (``reglab data fetch``).
+"""Download the public TensorFlow flower photos (``reglab data fetch``) into ``data/flowers`` of
+the checkout, or ``flowers`` in the user's data folder when reglab is installed from a wheel.
 
 The archive ``flower_photos.tgz`` (about 220 MB, 3670 photos) holds ``flower_photos/`` with the
 class folders ``daisy dandelion roses sunflowers tulips`` and a ``LICENSE.txt``. It is
@@ -17,7 +18,7 @@ import urllib.request
 from pathlib import Path, PurePosixPath
 
 from ..fileio import atomic_path
-from ..paths import project_root
+from ..paths import project_root, user_photo_dir
 from .images import BOOK_CLASSES, TF_CLASS_NAMES, count_photos, scan_photos
 
 __all__ = ["FLOWERS_URL", "EXPECTED_CLASSES", "FetchError", "UnsafeArchiveError",
@@ -167,8 +168,8 @@ def fetch_flowers(url: str = FLOWERS_URL, dest=None, *, force: bool = False,
     url : str
         Archive URL (``file://`` works too).
     dest : path-like, optional
-        Folder that receives ``flowers/``; default the project root's ``data/`` (or
-        ``./data`` when there is no project root).
+        Folder that receives ``flowers/``; default the checkout's ``data/``, or the user's data
+        folder when reglab is installed from a wheel (:func:`reglab.paths.user_photo_dir`).
     force : bool
         Replace an existing ``<dest>/flowers`` that already has photos (otherwise: do nothing).
     min_photos : int
@@ -193,7 +194,7 @@ def fetch_flowers(url: str = FLOWERS_URL, dest=None, *, force: bool = False,
     """
     if dest is None:
         root = project_root()
-        dest = (root if root is not None else Path.cwd()) / "data"
+        dest = root / "data" if root is not None else user_photo_dir().parent
     dest = Path(dest).expanduser().resolve()
     target = dest / "flowers"
     if target.exists() and not force:

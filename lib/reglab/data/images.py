@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..paths import project_root
+from ..paths import project_root, user_photo_dir
 from .cache import (CACHE_FORMAT_VERSION, CacheWarning, cache_key, cache_path, default_cache_dir,
                     read_cache, write_cache)
 from .decode import RESAMPLE_NAMES, decode_files, resample_code
@@ -41,7 +41,7 @@ BOOK_CLASSES = ("daisy", "dandelion", "rose", "sunflower", "tulip")
 FETCH_HINT = (
     "Get the photos with one of:\n"
     "  * python -m reglab data fetch   (downloads the TensorFlow 'flower_photos' archive "
-    "into data/flowers)\n"
+    "into the checkout's data/flowers, or the user data folder outside a checkout)\n"
     "  * download Kaggle \"Flowers Recognition\" and unzip it so that "
     "data/flowers/<class>/*.jpg holds the photos\n"
     "  * set FLOWERS_DIR=/path/to/flowers (any folder with one sub-folder per class)"
@@ -66,8 +66,10 @@ def resolve_photo_dir(path: str | os.PathLike | None = None) -> Path:
     """Find the photo folder.
 
     Order: ``path``; else ``$FLOWERS_DIR``; else ``data/flowers`` under the current directory;
-    else ``data/flowers`` under the project root. An explicit ``path`` or ``$FLOWERS_DIR`` is
-    used as is (no fallback); of the two defaults the first one holding photos wins.
+    else ``data/flowers`` under the project root (in a checkout); else ``flowers`` in the user's
+    data folder (:func:`reglab.paths.user_photo_dir`, where ``reglab data fetch`` puts the photos
+    outside a checkout). An explicit ``path`` or ``$FLOWERS_DIR`` is used as is (no fallback); of
+    the defaults the first one holding photos wins.
 
     Returns
     -------
@@ -89,6 +91,7 @@ def resolve_photo_dir(path: str | os.PathLike | None = None) -> Path:
         root = project_root()
         if root is not None and (root / "data" / "flowers").resolve() != candidates[0][0].resolve():
             candidates.append((root / "data" / "flowers", "project root"))
+        candidates.append((user_photo_dir(), "user data folder"))
     looked = []
     for folder, origin in candidates:
         folder = folder.expanduser()

@@ -62,16 +62,17 @@ RESOLUTION = [96, 96]
 # Planning
 # --------------------------------------------------------------------------------------------
 def default_notebook() -> Path:
-    """``notebooks/train_model.ipynb`` of the project (FileNotFoundError outside a checkout)."""
+    """``train_model.ipynb``: the checkout's ``notebooks/``, else the installed package's copy
+    (:func:`reglab.paths.notebook_path`); FileNotFoundError if it is missing."""
     path = notebook_path("train_model.ipynb")
     if not path.is_file():
-        raise FileNotFoundError(f"training notebook not found: {path} (run from a checkout of "
-                                "the project, installed with `pip install -e .`)")
+        raise FileNotFoundError(f"training notebook not found: {path} (the installed package "
+                                "lacks its notebooks: reinstall reglab)")
     return path
 
 
 def default_out() -> Path:
-    """``reports/runs`` under the project root (else under the current folder)."""
+    """``reports/runs`` under the project root in a checkout, else under the current folder."""
     return (project_root() or Path.cwd()) / "reports" / "runs"
 
 
@@ -340,10 +341,12 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--max-samples", type=nonneg_int, default=0, metavar="N",
                    help="use a class-stratified subset of N photos (default: 0 = all)")
     p.add_argument("--data-dir", default=None, metavar="PATH",
-                   help="photo folder (default: $FLOWERS_DIR, then data/flowers); 'synthetic' "
+                   help="photo folder (default: $FLOWERS_DIR, data/flowers, the user data folder's "
+                   "flowers); 'synthetic' "
                    "for a small synthetic smoke-test set")
     p.add_argument("--out", default=None, metavar="DIR",
-                   help="results folder (default: reports/runs under the project root)")
+                   help="results folder (default: reports/runs of the checkout, or of the "
+                   "current folder when reglab is installed from a wheel)")
     p.add_argument("--seed", type=any_int, default=1234, help="model seed (default: %(default)s)")
     p.add_argument("--timeout", type=positive_float, default=None, metavar="SECS",
                    help="per-cell timeout of the notebooks (default: none)")

@@ -178,13 +178,15 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
                    help=f"notebooks in parallel (default: number of cores, {core_count()})")
     p.add_argument("--force", action="store_true", help="rerun finished runs too")
     p.add_argument("--data-dir", default=None, metavar="PATH",
-                   help="photo folder (default: $FLOWERS_DIR, then data/flowers)")
+                   help="photo folder (default: $FLOWERS_DIR, then data/flowers, then the user "
+                   "data folder's flowers)")
     p.add_argument("--max-samples", type=nonneg_int, default=0, metavar="N",
                    help="class-stratified subset of N photos (quick tests)")
     p.add_argument("--epochs-scale", type=positive_float, default=1.0, metavar="F",
                    help="multiply every run's epochs by F (quick tests; default 1)")
     p.add_argument("--out", default=None, metavar="DIR",
-                   help="results folder (default: reports/study under the project root)")
+                   help="results folder (default: reports/study of the checkout, or of the "
+                   "current folder when reglab is installed from a wheel)")
     p.add_argument("--no-progress", action="store_true", help="no overall progress bar")
     add_executor_arguments(p)
     p.set_defaults(func=study_command)
