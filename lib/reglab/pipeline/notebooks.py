@@ -33,7 +33,7 @@ from ..paths import from_root
 __all__ = ["KERNEL_NAME", "SYNTHETIC", "synthetic_flowers_dir", "resolve_data_dir",
            "ensure_kernel", "execute_notebook", "notebook_error", "strip_outputs",
            "parameters_cell_index", "kernel_env", "RunStopped", "stop_kernels",
-           "remove_partial_outputs"]
+           "remove_partial_outputs", "quiet_kernel_manager"]
 
 KERNEL_NAME = "python3"
 #: The ``data_dir`` value that selects the synthetic smoke-test photos.
@@ -160,7 +160,7 @@ def remove_partial_outputs() -> None:
             path.unlink()
 
 
-def _quiet_kernel_manager(tag: str | None = None):
+def quiet_kernel_manager(tag: str | None = None):
     """AsyncKernelManager without the kernel's two stderr messages of every run.
 
     * It encrypts the kernel's sockets when it can (jupyter_client 8.10+); otherwise ipykernel
@@ -286,7 +286,7 @@ def execute_notebook(src, dst, parameters: dict | None = None, cwd=None, *,
             nb = pm.execute_notebook(str(src), str(tmp), parameters=parameters or {},
                                      kernel_name=kernel_name, cwd=str(cwd), progress_bar=False,
                                      log_output=log_output, execution_timeout=timeout,
-                                     kernel_manager_class=_quiet_kernel_manager(tag))
+                                     kernel_manager_class=quiet_kernel_manager(tag))
         keep = True
     except Exception:
         if _STOPPED_AT[0] >= started:

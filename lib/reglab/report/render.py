@@ -40,6 +40,7 @@ from pathlib import Path
 
 from ..fileio import atomic_path, write_text_atomic
 from ..paths import notebook_path
+from ..pipeline.notebooks import quiet_kernel_manager
 
 __all__ = ["build_report", "build_study_report", "ReportError", "ReportOutputs", "export_html",
            "print_pdf", "page_png", "find_chromium", "tex_to_mathml", "report_notebook",
@@ -279,24 +280,6 @@ def page_png(pdf_path, png_path, resolution: int = 60) -> Path:
 
 
 # ----------------------------------------------------------------------------- execute
-def _quiet_kernel_manager():
-    """An AsyncKernelManager with transport encryption on (silences ipykernel's TCP warning)."""
-    try:
-        from jupyter_client.manager import AsyncKernelManager
-    except ImportError:  # pragma: no cover
-        return None
-    if "transport_encryption" not in AsyncKernelManager.class_trait_names():
-        return None
-
-    class QuietKernelManager(AsyncKernelManager):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            with contextlib.suppress(Exception):
-                self.transport_encryption = "auto"
-
-    return QuietKernelManager
-
-
 def execute_notebook(runs_dir, output_path, profiles=None, notebook=None,
                      timeout: float = 900, param: str = "runs_dir", extra=None,
                      output_name: str | None = None):
@@ -323,17 +306,14 @@ def execute_notebook(runs_dir, output_path, profiles=None, notebook=None,
         params["profiles"] = list(profiles)
     params.update({k: _seen_from(notebook.parent, v) if k.endswith("_dir") and v else v
                    for k, v in (extra or {}).items()})
-    kwargs = {}
-    km = _quiet_kernel_manager()
-    if km is not None:
-        kwargs["kernel_manager_class"] = km
     output_path = Path(output_path)
     try:
         nb = pm.execute_notebook(str(notebook), str(output_path), parameters=params,
                                  kernel_name="python3", cwd=str(notebook.parent),
                                  progress_bar=False, log_output=False,
                                  request_save_on_cell_execute=False,
-                                 execution_timeout=timeout, **kwargs)
+                                 execution_timeout=timeout,
+                                 kernel_manager_class=quiet_kernel_manager())
     except pm.PapermillExecutionError as exc:
         keep = Path(tempfile.mkdtemp(prefix="reglab-report-failed-")) / notebook.name
         with contextlib.suppress(OSError):
