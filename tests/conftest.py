@@ -10,31 +10,29 @@ import pytest
 from reglab.data import make_synthetic_flowers
 
 
+def _env_folder(tmp_path_factory, var: str, name: str):
+    """Point ``var`` at a new temporary folder for the whole test session, then restore it."""
+    folder = tmp_path_factory.mktemp(name)
+    old = os.environ.get(var)
+    os.environ[var] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop(var, None)
+    else:
+        os.environ[var] = old
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_image_cache(tmp_path_factory):
     """Point ``REGLAB_CACHE_DIR`` at a temporary folder so tests never touch the user's cache."""
-    cache = tmp_path_factory.mktemp("reglab-cache")
-    old = os.environ.get("REGLAB_CACHE_DIR")
-    os.environ["REGLAB_CACHE_DIR"] = str(cache)
-    yield cache
-    if old is None:
-        os.environ.pop("REGLAB_CACHE_DIR", None)
-    else:
-        os.environ["REGLAB_CACHE_DIR"] = old
+    yield from _env_folder(tmp_path_factory, "REGLAB_CACHE_DIR", "reglab-cache")
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_user_data(tmp_path_factory):
     """Point ``REGLAB_DATA_DIR`` at an empty temporary folder: photos the user fetched into the
     user data folder never change which photos a test finds."""
-    data = tmp_path_factory.mktemp("reglab-data")
-    old = os.environ.get("REGLAB_DATA_DIR")
-    os.environ["REGLAB_DATA_DIR"] = str(data)
-    yield data
-    if old is None:
-        os.environ.pop("REGLAB_DATA_DIR", None)
-    else:
-        os.environ["REGLAB_DATA_DIR"] = old
+    yield from _env_folder(tmp_path_factory, "REGLAB_DATA_DIR", "reglab-data")
 
 
 @pytest.fixture(scope="session")
