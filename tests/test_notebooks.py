@@ -57,6 +57,18 @@ def test_notebook_has_no_outputs(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_is_valid_nbformat_with_cell_ids(path):
+    """nbformat 4.5 cells carry unique ids (nbformat warns on a missing one, and will refuse
+    it); the notebook validates as it is on disk."""
+    import nbformat
+    nb = _load(path)
+    ids = [c.get("id") for c in nb["cells"]]
+    assert None not in ids, f"cells without an id: {[i for i, x in enumerate(ids) if x is None]}"
+    assert len(set(ids)) == len(ids), "cell ids repeat"
+    nbformat.validate(nb)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_notebook_kernel_and_title(path):
     nb = _load(path)
     assert nb["metadata"]["kernelspec"]["name"] == "python3"

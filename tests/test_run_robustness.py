@@ -421,3 +421,67 @@ def test_cli_errors_name_the_option_and_what_it_wants(args, option, wants, capsy
     err = capsys.readouterr().err
     assert f"argument {option}: {wants}" in err, err
     assert "_int" not in err and "invalid" not in err
+
+
+# ----------------------------------------------------------------------------- 8. kernel start
+def _tiny_notebook(path: Path) -> Path:
+    import nbformat
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("answer = 6 * 7\nprint(answer)")]
+    nbformat.write(nb, str(path))
+    return path
+
+
+@contextlib.contextmanager
+def _taken_ports(monkeypatch, how_many: int):
+    """Make the first ``how_many`` kernel starts get, as their first of five ports, one that
+    another socket listens on; such a kernel dies with "Address already in use" before it
+    answers (what happens when another process takes a port between jupyter_client's choice
+    and the kernel's bind)."""
+    from jupyter_client.connect import LocalPortCache
+
+    holders = []
+    for _ in range(how_many):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        holders.append(s)
+    taken = [s.getsockname()[1] for s in holders]
+    handed, calls = [], [0]
+    real = LocalPortCache.find_available_port
+
+    def find_available_port(self, ip):
+        calls[0] += 1
+        if taken and calls[0] % 5 == 1:          # a kernel start asks for five ports
+            handed.append(taken.pop(0))
+            return handed[-1]
+        return real(self, ip)
+
+    monkeypatch.setattr(LocalPortCache, "find_available_port", find_available_port)
+    try:
+        yield handed
+    finally:
+        for s in holders:
+            s.close()
+
+
+def test_a_kernel_that_dies_at_start_is_started_again(tmp_path, monkeypatch):
+    from reglab.pipeline.notebooks import execute_notebook
+
+    src = _tiny_notebook(tmp_path / "tiny.ipynb")
+    with _taken_ports(monkeypatch, 1) as handed:
+        nb = execute_notebook(src, tmp_path / "out.ipynb", cwd=tmp_path)
+    assert len(handed) == 1                       # the first kernel did get the taken port
+    assert nb.cells[0].outputs[0]["text"].strip() == "42"
+    assert (tmp_path / "out.ipynb").is_file() and not _temporaries(tmp_path)
+
+
+def test_kernel_start_is_tried_a_bounded_number_of_times(tmp_path, monkeypatch):
+    from reglab.pipeline import notebooks
+
+    monkeypatch.setattr(notebooks, "KERNEL_START_ATTEMPTS", 2)
+    src = _tiny_notebook(tmp_path / "tiny.ipynb")
+    with _taken_ports(monkeypatch, 2) as handed:
+        with pytest.raises(RuntimeError, match="Kernel died before replying"):
+            notebooks.execute_notebook(src, tmp_path / "out.ipynb", cwd=tmp_path)
+    assert len(handed) == 2

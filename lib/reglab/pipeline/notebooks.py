@@ -10,6 +10,8 @@
   papermill writes into a temporary file beside the target, which is renamed into place when
   the execution ends (also when a cell failed), so a killed run never leaves a half-executed
   notebook under the run's name.
+* :func:`run_papermill` — papermill with the quiet kernel manager, starting the kernel again
+  when it dies before its first reply (a TCP port taken by another process meanwhile).
 * :func:`stop_kernels` — kill the kernels this process started (an interrupted command), so
   that the running executions end at once, without writing their notebooks.
 * :func:`strip_outputs`, :func:`parameters_cell_index` — notebook hygiene.
@@ -33,7 +35,8 @@ from ..paths import from_root
 __all__ = ["KERNEL_NAME", "SYNTHETIC", "synthetic_flowers_dir", "resolve_data_dir",
            "ensure_kernel", "execute_notebook", "notebook_error", "strip_outputs",
            "parameters_cell_index", "kernel_env", "RunStopped", "stop_kernels",
-           "remove_partial_outputs", "quiet_kernel_manager"]
+           "remove_partial_outputs", "quiet_kernel_manager", "run_papermill",
+           "KERNEL_START_ATTEMPTS"]
 
 KERNEL_NAME = "python3"
 #: The ``data_dir`` value that selects the synthetic smoke-test photos.
@@ -233,6 +236,42 @@ def _environ(extra: dict | None):
                 os.environ[k] = v
 
 
+#: How often :func:`execute_notebook` starts a kernel that dies before it answers.
+KERNEL_START_ATTEMPTS = 3
+
+
+def _kernel_died_at_start(exc: BaseException) -> bool:
+    """True for jupyter_client's error of a kernel that died before its first reply.
+
+    jupyter_client picks the kernel's five TCP ports free and hands them to the kernel, which
+    binds them a moment later; in between, another process on the machine (a second runner,
+    a Dask worker, any outgoing connection) may take one of them, and the kernel exits with
+    "Address already in use" before it runs a cell. Nothing has been computed then, so a new
+    kernel, with new ports, is started.
+    """
+    return isinstance(exc, RuntimeError) and "Kernel died before replying" in str(exc)
+
+
+def run_papermill(src, dst, *, tag: str | None = None, **kwargs):
+    """``papermill.execute_notebook(src, dst, **kwargs)`` with a :func:`quiet_kernel_manager`
+    (tagged ``tag``) and no progress bar, trying again when the kernel dies before it answers
+    (:func:`_kernel_died_at_start`), up to :data:`KERNEL_START_ATTEMPTS` starts in all."""
+    import papermill as pm
+
+    kwargs.setdefault("progress_bar", False)
+    if kwargs.get("cwd") is not None:
+        kwargs["cwd"] = str(kwargs["cwd"])
+    started = time.monotonic()
+    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+        try:
+            return pm.execute_notebook(str(src), str(dst),
+                                       kernel_manager_class=quiet_kernel_manager(tag), **kwargs)
+        except RuntimeError as exc:
+            if (not _kernel_died_at_start(exc) or attempt == KERNEL_START_ATTEMPTS
+                    or _STOPPED_AT[0] >= started):
+                raise
+
+
 def execute_notebook(src, dst, parameters: dict | None = None, cwd=None, *,
                      kernel_name: str = KERNEL_NAME, timeout: float | None = None,
                      env: dict | None = None, log_output: bool = False,
@@ -242,7 +281,9 @@ def execute_notebook(src, dst, parameters: dict | None = None, cwd=None, *,
     papermill writes into a temporary file beside ``dst`` (:func:`reglab.fileio.atomic_path`
     names), renamed onto ``dst`` when the execution ends, also when it failed; an execution
     stopped by :func:`stop_kernels` or by KeyboardInterrupt removes it and leaves ``dst`` as it
-    was.
+    was. A kernel that dies before it answers (a port taken by another process between
+    jupyter_client's choice and the kernel's bind) is started again, up to
+    :data:`KERNEL_START_ATTEMPTS` times in all.
 
     Parameters
     ----------
@@ -270,8 +311,6 @@ def execute_notebook(src, dst, parameters: dict | None = None, cwd=None, *,
     RunStopped
         :func:`stop_kernels` killed the kernel.
     """
-    import papermill as pm
-
     from ..fileio import replace_with, temporary_path
 
     dst = Path(dst)
@@ -283,10 +322,9 @@ def execute_notebook(src, dst, parameters: dict | None = None, cwd=None, *,
     keep = False
     try:
         with _environ(env):
-            nb = pm.execute_notebook(str(src), str(tmp), parameters=parameters or {},
-                                     kernel_name=kernel_name, cwd=str(cwd), progress_bar=False,
-                                     log_output=log_output, execution_timeout=timeout,
-                                     kernel_manager_class=quiet_kernel_manager(tag))
+            nb = run_papermill(src, tmp, parameters=parameters or {}, kernel_name=kernel_name,
+                               cwd=cwd, log_output=log_output, execution_timeout=timeout,
+                               tag=tag)
         keep = True
     except Exception:
         if _STOPPED_AT[0] >= started:

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from ..fileio import atomic_path, write_text_atomic
 from ..paths import notebook_path
-from ..pipeline.notebooks import quiet_kernel_manager
+from ..pipeline.notebooks import run_papermill
 
 __all__ = ["build_report", "build_study_report", "ReportError", "ReportOutputs", "export_html",
            "print_pdf", "page_png", "find_chromium", "tex_to_mathml", "report_notebook",
@@ -308,12 +308,9 @@ def execute_notebook(runs_dir, output_path, profiles=None, notebook=None,
                    for k, v in (extra or {}).items()})
     output_path = Path(output_path)
     try:
-        nb = pm.execute_notebook(str(notebook), str(output_path), parameters=params,
-                                 kernel_name="python3", cwd=str(notebook.parent),
-                                 progress_bar=False, log_output=False,
-                                 request_save_on_cell_execute=False,
-                                 execution_timeout=timeout,
-                                 kernel_manager_class=quiet_kernel_manager())
+        nb = run_papermill(notebook, output_path, parameters=params, kernel_name="python3",
+                           cwd=notebook.parent, log_output=False,
+                           request_save_on_cell_execute=False, execution_timeout=timeout)
     except pm.PapermillExecutionError as exc:
         keep = Path(tempfile.mkdtemp(prefix="reglab-report-failed-")) / notebook.name
         with contextlib.suppress(OSError):
