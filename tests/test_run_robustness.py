@@ -465,13 +465,16 @@ def _taken_ports(monkeypatch, how_many: int):
             s.close()
 
 
-def test_a_kernel_that_dies_at_start_is_started_again(tmp_path, monkeypatch):
+def test_a_kernel_that_dies_at_start_is_started_again(tmp_path, monkeypatch, capfd):
     from reglab.pipeline.notebooks import execute_notebook
 
     src = _tiny_notebook(tmp_path / "tiny.ipynb")
     with _taken_ports(monkeypatch, 1) as handed:
         nb = execute_notebook(src, tmp_path / "out.ipynb", cwd=tmp_path)
     assert len(handed) == 1                       # the first kernel did get the taken port
+    err = capfd.readouterr().err
+    assert "Address already in use" in err
+    assert "tiny.ipynb: the kernel exited before it answered" in err and "(2/3)" in err
     assert nb.cells[0].outputs[0]["text"].strip() == "42"
     assert (tmp_path / "out.ipynb").is_file() and not _temporaries(tmp_path)
 

@@ -270,6 +270,9 @@ def run_papermill(src, dst, *, tag: str | None = None, **kwargs):
             if (not _kernel_died_at_start(exc) or attempt == KERNEL_START_ATTEMPTS
                     or _STOPPED_AT[0] >= started):
                 raise
+            print(f"{Path(src).name}: the kernel exited before it answered (the error above); "
+                  f"starting a new one ({attempt + 1}/{KERNEL_START_ATTEMPTS})",
+                  file=sys.stderr, flush=True)
 
 
 def execute_notebook(src, dst, parameters: dict | None = None, cwd=None, *,
