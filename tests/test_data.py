@@ -280,13 +280,32 @@ def test_parallel_decode_matches_single(synthetic_flowers):
     np.testing.assert_array_equal(single, multi)
 
 
-def test_parallel_decode_falls_back_to_one_process(synthetic_flowers, monkeypatch):
+def test_parallel_decode_falls_back_to_one_thread(synthetic_flowers, monkeypatch):
     def no_pool(*args, **kwargs):
-        raise OSError("no processes here")
-    monkeypatch.setattr(decode_mod, "ProcessPoolExecutor", no_pool)
+        raise RuntimeError("can't start new thread")
+    monkeypatch.setattr(decode_mod, "ThreadPoolExecutor", no_pool)
     folder = images_mod.scan_photos(synthetic_flowers)
     paths = [folder.root / f for f in folder.files]
-    with pytest.warns(RuntimeWarning, match="no processes here"):
+    with pytest.warns(RuntimeWarning, match="can't start new thread"):
+        imgs, fails = images_mod.decode_files(paths, (8, 8), workers=2, parallel_threshold=0)
+    assert imgs.shape == (100, 8, 8, 3) and fails == [] and imgs.any()
+
+
+def test_parallel_decode_never_forks(synthetic_flowers, monkeypatch):
+    """A Jupyter kernel is a multi-threaded process, which must not fork (Python 3.12+ warns
+    that the child may deadlock): the parallel decode starts no process."""
+    import os
+    import warnings
+
+    def no_fork(*args, **kwargs):
+        raise AssertionError("decode_files forked")
+    monkeypatch.setattr(os, "fork", no_fork)
+    if hasattr(os, "posix_spawn"):
+        monkeypatch.setattr(os, "posix_spawn", no_fork)
+    folder = images_mod.scan_photos(synthetic_flowers)
+    paths = [folder.root / f for f in folder.files]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         imgs, fails = images_mod.decode_files(paths, (8, 8), workers=2, parallel_threshold=0)
     assert imgs.shape == (100, 8, 8, 3) and fails == [] and imgs.any()
 

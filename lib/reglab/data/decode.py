@@ -1,8 +1,11 @@
 """Decoding the photos: reading each file once, converting it to RGB, resizing it to uint8.
 
-Large lists are decoded by a process pool (``fork`` on Linux, so scripts and notebooks without a
-main guard work); each photo's bytes and decoded pixels are hashed on the way (the image cache
-and the dataset's fingerprint use these digests). A photo that cannot be read or decoded
+Large lists are decoded by a pool of threads: Pillow's decoders and resampling and hashlib
+release the GIL, so threads decode about as fast as processes (2.2-2.6 s against 2.0-2.4 s for
+the 4,317 photos on 2 cores, 3.6 s in one thread), without forking a Jupyter kernel's
+multi-threaded process and without the importable ``__main__`` that spawned processes need. Each
+photo's bytes and decoded pixels are hashed on the way (the image cache and the dataset's
+fingerprint use these digests). A photo that cannot be read or decoded
 becomes a failure with a reason; it never stops the others.
 """
 
@@ -11,11 +14,10 @@ from __future__ import annotations
 import hashlib
 import io
 import math
-import multiprocessing
 import os
 import sys
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import numpy as np
 
@@ -24,7 +26,7 @@ from .cache import DIGEST_BYTES
 __all__ = ["RESAMPLE_NAMES", "PARALLEL_THRESHOLD", "resample_code", "decode_files"]
 
 RESAMPLE_NAMES = ("bicubic", "nearest")
-#: Lists with more photos than this are decoded by a process pool.
+#: Lists with more photos than this are decoded by a pool of threads.
 PARALLEL_THRESHOLD = 200
 
 
@@ -102,13 +104,6 @@ def _decode_chunk(paths, size_hw, code):
     return out, failures, file_digests, pixel_digests
 
 
-def _pool_context():
-    # fork needs no importable __main__ (scripts and notebooks without a main guard work)
-    if sys.platform.startswith("linux"):
-        return multiprocessing.get_context("fork")
-    return None
-
-
 def decode_files(paths, resolution, resample="bicubic", *, workers=None, progress=None,
                  parallel_threshold=PARALLEL_THRESHOLD, digests=False):
     """Decode photos, convert them to RGB and stretch them to ``resolution``.
@@ -122,8 +117,8 @@ def decode_files(paths, resolution, resample="bicubic", *, workers=None, progres
     resolution : (H, W)
     resample : {'bicubic', 'nearest'}
     workers : int, optional
-        Processes to use; default ``os.cpu_count()``. With 1 worker, or at most
-        ``parallel_threshold`` files, decoding runs in this process.
+        Threads to use; default ``os.cpu_count()``. With 1 worker, or at most
+        ``parallel_threshold`` files, decoding runs in the calling thread.
     progress : bool, optional
         Show a tqdm bar; default only when stderr is a terminal.
     digests : bool
@@ -153,9 +148,9 @@ def decode_files(paths, resolution, resample="bicubic", *, workers=None, progres
         if workers > 1 and n > parallel_threshold:
             try:
                 result = _decode_parallel(paths, (h, w), code, workers, bar)
-            except Exception as exc:     # no processes allowed, broken pool, ...: fall back
+            except Exception as exc:     # no threads allowed, ...: fall back
                 warnings.warn(f"parallel decoding failed ({type(exc).__name__}: {exc}); "
-                              "decoding in one process", RuntimeWarning, stacklevel=2)
+                              "decoding in one thread", RuntimeWarning, stacklevel=2)
                 bar.reset()
         if result is None:
             result = _decode_serial(paths, (h, w), code, bar)
@@ -186,7 +181,7 @@ def _decode_parallel(paths, size_hw, code, workers, bar):
     pds = np.zeros((n, DIGEST_BYTES), np.uint8)
     failures = []
     chunk = max(16, math.ceil(n / (workers * 8)))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reglab-decode") as pool:
         futures = {pool.submit(_decode_chunk, paths[s:s + chunk], size_hw, code): s
                    for s in range(0, n, chunk)}
         for fut in as_completed(futures):
