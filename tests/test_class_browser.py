@@ -299,7 +299,18 @@ def _run_all_and_click(driver, name: str, attempt: int, t0: float):
             return text
         return None
 
-    status = _wait("the run started by the click to finish", finished, RUN_TIMEOUT, driver=driver)
+    try:
+        status = _wait("the run started by the click to finish", finished, RUN_TIMEOUT,
+                       driver=driver)
+    except AssertionError as exc:
+        prompts = driver.execute_script(_PANEL + """
+            const w = panel();
+            return w ? w.content.widgets.filter(c => c.model.type === 'code')
+                        .map(c => c.promptNode ? c.promptNode.textContent : '?') : null;""")
+        raise AssertionError(f"{exc}; status label {status_el.text.strip()!r}, button enabled "
+                             f"{button.is_enabled()}, notebook {driver.execute_script(_NOTEBOOK_STATE)}, "
+                             f"prompts {prompts}, panel output "
+                             f"{output.text.strip()[-500:]!r}") from None
     shots = os.environ.get("REGLAB_BROWSER_SHOTS")
     if shots:
         driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", hbox)
