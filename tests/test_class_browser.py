@@ -67,6 +67,8 @@ LAB_OVERRIDES = {
 #: (notebook, attempt) -> whether its first click worked; notebook -> kernel ids it ran on.
 _first_clicks: dict = {}
 _kernels: dict = {}
+#: The JupyterLab server's log (its kernels' stderr too), quoted when a click's run never ends.
+_server_log: list = [None]
 
 
 def _missing() -> str | None:
@@ -134,6 +136,7 @@ def lab(tmp_path_factory):
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--ServerApp.allow_root=True")
     log = open(tmp / "server.log", "wb")
+    _server_log[0] = tmp / "server.log"
     proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -172,6 +175,7 @@ def browser(tmp_path_factory):
                 "--disable-dev-shm-usage", "--window-size=1400,1000",
                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
         opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=opts, service=Service(shutil.which("chromedriver")))
     driver.set_script_timeout(30)
     try:
@@ -244,6 +248,19 @@ def _tracebacks(driver) -> list[str]:
     return [t for t in texts if "Traceback" in t or "Error:" in t or "Exception" in t]
 
 
+def _console(driver, last: int = 40) -> str:
+    try:
+        entries = driver.get_log("browser")
+    except Exception as exc:                     # a driver without the log endpoint
+        return f"(not available: {exc})"
+    return "\n".join(f"{e.get('level')} {e.get('message', '')[:400]}" for e in entries[-last:])
+
+
+def _server_log_tail(chars: int = 4000) -> str:
+    path = _server_log[0]
+    return path.read_text(errors="replace")[-chars:] if path and path.exists() else "(none)"
+
+
 def _close_and_shutdown(driver):
     driver.execute_async_script(_PANEL + """
         const done = arguments[arguments.length - 1];
@@ -310,7 +327,9 @@ def _run_all_and_click(driver, name: str, attempt: int, t0: float):
         raise AssertionError(f"{exc}; status label {status_el.text.strip()!r}, button enabled "
                              f"{button.is_enabled()}, notebook {driver.execute_script(_NOTEBOOK_STATE)}, "
                              f"prompts {prompts}, panel output "
-                             f"{output.text.strip()[-500:]!r}") from None
+                             f"{output.text.strip()[-500:]!r}\n--- browser console:\n"
+                             f"{_console(driver)}\n--- server log (end):\n"
+                             f"{_server_log_tail()}") from None
     shots = os.environ.get("REGLAB_BROWSER_SHOTS")
     if shots:
         driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", hbox)
