@@ -302,7 +302,11 @@ def _run_all_and_click(driver, name: str, attempt: int, t0: float):
 
     button = _wait("the 실행 button after Run All", ready_button, BUTTON_TIMEOUT, driver=driver)
     busy_at_click = bool((driver.execute_script(_NOTEBOOK_STATE) or {}).get("running"))
-    button.click()                              # at once: the last cell may still be running
+    # At once: the last cell may still be running and drawing. The click is dispatched on the
+    # button itself: a pointer click at the button's coordinates can land beside it when an
+    # output above it (a figure still being decoded) grows between the two, and the widget then
+    # never hears of it (the status stays empty and no message reaches the kernel).
+    driver.execute_script("arguments[0].click();", button)
     clicked = time.perf_counter()
     hbox = button.find_element(By.XPATH, "./..")
     status_el = hbox.find_element(By.CSS_SELECTOR, ".widget-html")
