@@ -236,7 +236,7 @@ def _environ(extra: dict | None):
                 os.environ[k] = v
 
 
-#: How often :func:`execute_notebook` starts a kernel that dies before it answers.
+#: How many kernels :func:`run_papermill` starts, in all, when each dies before it answers.
 KERNEL_START_ATTEMPTS = 3
 
 
